@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from account_creation.models import (
+    AccountCreationLog,
+    AccountCreationRequest,
+    AccountCreationTask,
+    EngineRun,
+    MailboxAddress,
+)
+from account_creation.selectors import attempts_subquery
+
+
+class AccountCreationLogInline(admin.TabularInline):
+    model = AccountCreationLog
+    extra = 0
+    can_delete = False
+    fields = ("execution_attempt", "outcome", "runner", "error_message", "created_at", "finished_at", "duration_ms")
+    readonly_fields = fields
+    ordering = ("execution_attempt",)
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccountCreationTask)
+class AccountCreationTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "id", "account_type", "employee_number", "employee_name", "status", "attempt_count",
+        "next_attempt_at", "business_key", "created_at", "short_error",
+    )
+    list_filter = ("status", "account_type", "origin_system", "created_at")
+    search_fields = ("employee_number", "employee_name", "business_key")
+    date_hierarchy = "created_at"
+    inlines = [AccountCreationLogInline]
+    actions = ["retry_selected"]
+    list_per_page = 50
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountCreationTask]:
+        return super().get_queryset(request).annotate(attempts=attempts_subquery())
+
+    @admin.display(description="attempts", ordering="attempts")
+    def attempt_count(self, task: AccountCreationTask) -> int:
+        return getattr(task, "attempts", 0)
+
+    @admin.display(description="last error")
+    def short_error(self, task: AccountCreationTask) -> str:
+        return (task.last_error[:80] + "…") if len(task.last_error) > 80 else task.last_error
+
+    @admin.action(description="Retry selected failed or blocked tasks")
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[AccountCreationTask]) -> None:
+        from account_creation.services.retry import task_retry_many
+
+        outcome = task_retry_many(task_ids=list(queryset.values_list("id", flat=True)))
+        if outcome.retried:
+            self.message_user(request, f"{len(outcome.retried)} task(s) put back to pending.", messages.SUCCESS)
+        for task_id, reason in outcome.refused.items():
+            self.message_user(request, f"Task #{task_id} not retried: {reason}", messages.WARNING)
+
+
+@admin.register(AccountCreationLog)
+class AccountCreationLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "task", "execution_attempt", "outcome", "runner", "error_message", "created_at", "duration_ms")
+    list_filter = ("outcome", "created_at")
+    search_fields = ("task__employee_number", "error_message")
+    raw_id_fields = ("task",)
+    show_full_result_count = False
+
+
+@admin.register(AccountCreationRequest)
+class AccountCreationRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "origin_system", "business_key", "employee_type", "user_count", "accepted_count", "created_at")
+    search_fields = ("business_key",)
+    list_filter = ("origin_system",)
+
+
+@admin.register(MailboxAddress)
+class MailboxAddressAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("address", "employee_number", "created_at")
+    search_fields = ("address", "employee_number")
+
+
+@admin.register(EngineRun)
+class EngineRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "runner_id", "host", "started_at", "finished_at", "claimed", "completed", "retried",
+        "failed", "blocked", "recovered", "stop_reason",
+    )
+    list_filter = ("host",)

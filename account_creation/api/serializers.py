@@ -1,0 +1,224 @@
+"""Serializers: validate and shape. They never write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from account_creation.countries import COUNTRIES
+from account_creation.models import (
+    ACCOUNT_TYPE_CHOICES,
+    AccountCreationLog,
+    AccountCreationTask,
+)
+from accountsync.redaction import mask_phone
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of converting them."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+EMPLOYEE_NUMBER_MAX = 19  # the IDaaS userName (initial + number) must fit AD's 20 characters
+employee_number_validator = RegexValidator(
+    r"^[A-Za-z0-9_-]+$",
+    "Use only letters, digits, '-' and '_' (it becomes part of the AD account name).",
+)
+phone_validator = RegexValidator(
+    r"^\+?[0-9][0-9 \-]{4,22}[0-9]$",
+    "Give the mobile number as digits, optionally with a leading + and '-' or spaces.",
+)
+
+
+class CreateAccountsRequestSerializer(serializers.Serializer):
+    """The request envelope the OA system sends (camelCase)."""
+
+    originSystem = StrictCharField(max_length=64, help_text="Sending system, e.g. oa.")
+    businessKey = StrictCharField(
+        max_length=128, help_text="The approval's id; the same key again is a replay."
+    )
+    accountType = StrictCharField(max_length=32, help_text="Account category, e.g. personal.")
+    employeeType = StrictCharField(
+        max_length=32, help_text="Employee type code, mapped to IDaaS userType/WeLink personType."
+    )
+    systemList = serializers.ListField(
+        child=serializers.ChoiceField(choices=ACCOUNT_TYPE_CHOICES),
+        allow_empty=False,
+        help_text="Systems to create accounts in: idaas, welink, email.",
+    )
+    userList = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_empty=False,
+        help_text="People to create accounts for (see AccountUser).",
+    )
+
+    def validate_userList(self, value: list[Any]) -> list[Any]:  # noqa: N802 - wire name
+        limit = settings.ACCOUNT_CREATION_MAX_USERS_PER_REQUEST
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"At most {limit} users per request; this one has {len(value)}. "
+                "Split it into several requests with different businessKeys."
+            )
+        return value
+
+    def validate_systemList(self, value: list[str]) -> list[str]:  # noqa: N802 - wire name
+        seen: list[str] = []
+        for system in value:
+            if system not in seen:
+                seen.append(system)
+        return seen
+
+
+class AccountUserSerializer(serializers.Serializer):
+    """One person in userList."""
+
+    employeeNumber = StrictCharField(
+        max_length=EMPLOYEE_NUMBER_MAX, validators=[employee_number_validator]
+    )
+    employeeName = StrictCharField(max_length=50)
+    departmentCode = StrictCharField(max_length=64)
+    phoneNumber = StrictCharField(max_length=32, validators=[phone_validator])
+    partnerCompany = StrictCharField(
+        max_length=200, required=False, allow_blank=True, allow_null=True, default=""
+    )
+    country = StrictCharField(max_length=8, required=False, default="cn")
+
+    def validate_country(self, value: str) -> str:
+        code = value.strip().lower()
+        if code not in COUNTRIES:
+            raise serializers.ValidationError(
+                f"Unknown country code {value!r}; use an ISO 3166 two-letter code such as cn."
+            )
+        return code
+
+    def validate_employeeName(self, value: str) -> str:  # noqa: N802 - wire name
+        if any(ord(ch) < 32 for ch in value):
+            raise serializers.ValidationError("The name must not contain control characters.")
+        return value.strip()
+
+
+class IntakeErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(allow_null=True, help_text="Position in userList, or null.")
+    employeeNumber = serializers.CharField(allow_null=True)
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class IntakeWarningSerializer(serializers.Serializer):
+    index = serializers.IntegerField(allow_null=True)
+    employeeNumber = serializers.CharField(allow_null=True)
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class TaskSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    account_type = serializers.CharField()
+    employee_number = serializers.CharField()
+    status = serializers.CharField()
+    created = serializers.BooleanField(help_text="False when an existing task was reused.")
+
+
+class CreateAccountsResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text="True when no user was rejected.")
+    created_tasks = serializers.IntegerField()
+    replayed = serializers.BooleanField(
+        help_text="True when this originSystem+businessKey was already accepted."
+    )
+    errors = IntakeErrorSerializer(many=True)
+    warnings = IntakeWarningSerializer(many=True)
+    tasks = TaskSummarySerializer(many=True)
+
+
+class AccountCreationTaskSerializer(serializers.ModelSerializer):
+    attempts = serializers.IntegerField(read_only=True, help_text="Attempt rows of this task.")
+    attempts_left = serializers.SerializerMethodField()
+    phone_number = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AccountCreationTask
+        fields = [
+            "id",
+            "request",
+            "origin_system",
+            "business_key",
+            "account_category",
+            "account_type",
+            "employee_type",
+            "employee_number",
+            "employee_name",
+            "department_code",
+            "phone_number",
+            "partner_company",
+            "country",
+            "status",
+            "attempts",
+            "attempts_left",
+            "next_attempt_at",
+            "locked_by",
+            "locked_until",
+            "result",
+            "last_error",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+    def get_phone_number(self, task: AccountCreationTask) -> str:
+        return mask_phone(task.phone_number)
+
+    def get_attempts_left(self, task: AccountCreationTask) -> int:
+        attempts = getattr(task, "attempts", 0) or 0
+        return max(0, settings.ACCOUNT_CREATION_MAX_RETRIES - (attempts - task.attempt_base))
+
+
+class AccountCreationLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AccountCreationLog
+        fields = [
+            "id",
+            "task",
+            "execution_attempt",
+            "outcome",
+            "runner",
+            "error_message",
+            "error_details",
+            "execution_context",
+            "traceback",
+            "created_at",
+            "finished_at",
+            "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class TypeStatsSerializer(serializers.Serializer):
+    total_tasks = serializers.IntegerField()
+    pending_tasks = serializers.IntegerField()
+    processing_tasks = serializers.IntegerField()
+    completed_tasks = serializers.IntegerField()
+    failed_tasks = serializers.IntegerField()
+    blocked_tasks = serializers.IntegerField()
+    completion_rate = serializers.FloatField()
+
+
+class TaskStatsSerializer(serializers.Serializer):
+    total_tasks = serializers.IntegerField()
+    pending_tasks = serializers.IntegerField()
+    processing_tasks = serializers.IntegerField()
+    completed_tasks = serializers.IntegerField()
+    failed_tasks = serializers.IntegerField()
+    blocked_tasks = serializers.IntegerField()
+    overall_completion_rate = serializers.FloatField(help_text="completed / total, in percent.")
+    stats_by_type = serializers.DictField(child=TypeStatsSerializer())

@@ -1,0 +1,216 @@
+"""HTTP surface of account creation: thin actions that validate, call a service, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from account_creation.api import serializers as s
+from account_creation.models import ACCOUNT_TYPE_CHOICES, AccountCreationTask, TaskStatus
+from account_creation.selectors import task_list, task_logs, task_stats
+from account_creation.services.intake import (
+    IntakeIssue,
+    IntakeRejected,
+    payload_fingerprint,
+    request_create_accounts,
+)
+
+SPEC_EXAMPLE = {
+    "originSystem": "oa",
+    "businessKey": "65090",
+    "accountType": "personal",
+    "employeeType": "W",
+    "systemList": ["idaas", "welink", "email"],
+    "userList": [
+        {
+            "employeeNumber": "P000126",
+            "employeeName": "张三",
+            "departmentCode": "120000",
+            "phoneNumber": "1234567890",
+            "partnerCompany": "ABC",
+            "country": "cn",
+        }
+    ],
+}
+
+FILTERS = ("status", "account_type", "employee_number", "business_key", "origin_system")
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """DRF error detail -> [(field path, message)], e.g. ("systemList[1]", "...")."""
+    if isinstance(detail, dict):
+        out: list[tuple[str, str]] = []
+        for key, value in detail.items():
+            name = str(key)
+            if key == "non_field_errors":
+                name = ""
+            elif isinstance(key, int) or name.isdigit():
+                name = f"[{name}]"
+            path = f"{prefix}{name}" if name.startswith("[") or not prefix else f"{prefix}.{name}"
+            out.extend(_flatten(value, path))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [(prefix or "body", str(item)) for item in detail]
+        out = []
+        for position, item in enumerate(detail):
+            out.extend(_flatten(item, f"{prefix}[{position}]"))
+        return out
+    return [(prefix or "body", str(detail))]
+
+
+def _rejection(errors: list[dict[str, Any]], status: int = 400) -> Response:
+    body = {
+        "success": False,
+        "created_tasks": 0,
+        "replayed": False,
+        "errors": errors,
+        "warnings": [],
+        "tasks": [],
+    }
+    return Response(body, status=status)
+
+
+def _envelope_errors(detail: Any) -> list[dict[str, Any]]:
+    return [IntakeIssue(None, None, path, message).as_dict() for path, message in _flatten(detail)]
+
+
+def _validate_users(raw_users: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[IntakeIssue]]:
+    accepted: list[tuple[int, dict[str, Any]]] = []
+    rejected: list[IntakeIssue] = []
+    for index, raw in enumerate(raw_users):
+        if not isinstance(raw, dict):
+            rejected.append(
+                IntakeIssue(index, None, "userList", "Each user must be a JSON object.")
+            )
+            continue
+        number = raw.get("employeeNumber")
+        number = number if isinstance(number, str) else None
+        serializer = s.AccountUserSerializer(data=raw)
+        if serializer.is_valid():
+            accepted.append((index, dict(serializer.validated_data)))
+        else:
+            for path, message in _flatten(serializer.errors):
+                rejected.append(IntakeIssue(index, number, path, message))
+    return accepted, rejected
+
+
+class AccountCreationTaskViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Account creation tasks: intake, progress, attempt logs and statistics."""
+
+    serializer_class = s.AccountCreationTaskSerializer
+
+    def get_queryset(self) -> Any:
+        params = self.request.query_params if hasattr(self, "request") and self.request else {}
+        return task_list(filters={name: params.get(name) for name in FILTERS})
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", enum=TaskStatus.values),
+            OpenApiParameter("account_type", enum=[value for value, _ in ACCOUNT_TYPE_CHOICES]),
+            OpenApiParameter("employee_number", str),
+            OpenApiParameter("business_key", str),
+            OpenApiParameter("origin_system", str),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        status = request.query_params.get("status")
+        if status and status not in TaskStatus.values:
+            return Response(
+                {"status": [f"Unknown status {status!r}; use one of {', '.join(TaskStatus.values)}."]},
+                status=400,
+            )
+        account_type = request.query_params.get("account_type")
+        types = [value for value, _ in ACCOUNT_TYPE_CHOICES]
+        if account_type and account_type not in types:
+            return Response(
+                {"account_type": [f"Unknown account type {account_type!r}; use one of {', '.join(types)}."]},
+                status=400,
+            )
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.CreateAccountsRequestSerializer,
+        responses={
+            201: s.CreateAccountsResponseSerializer,
+            207: s.CreateAccountsResponseSerializer,
+            200: s.CreateAccountsResponseSerializer,
+            400: s.CreateAccountsResponseSerializer,
+            409: inline_serializer("Conflict", {"detail": serializers.CharField(), "code": serializers.CharField()}),
+        },
+        examples=[OpenApiExample("The spec's example", value=SPEC_EXAMPLE, request_only=True)],
+        description=(
+            "Accept a batch. 201: every user accepted; 207: some users rejected (see errors); "
+            "200: this originSystem+businessKey was already accepted (replay, nothing created); "
+            "400: invalid envelope or no user accepted, nothing written; 409: the businessKey "
+            "was used before with a different body."
+        ),
+    )
+    @action(detail=False, methods=["post"])
+    def create_accounts(self, request: Request) -> Response:
+        try:
+            data = request.data
+        except (ParseError, UnsupportedMediaType) as exc:
+            return _rejection(_envelope_errors({"body": [str(exc.detail)]}), exc.status_code)
+        if not isinstance(data, dict):
+            return _rejection(_envelope_errors({"body": ["The body must be a JSON object."]}))
+        envelope = s.CreateAccountsRequestSerializer(data=data)
+        if not envelope.is_valid():
+            return _rejection(_envelope_errors(envelope.errors))
+        validated = dict(envelope.validated_data)
+        raw_users = validated.pop("userList")
+        users, rejected = _validate_users(raw_users)
+        if not users:
+            return _rejection([issue.as_dict() for issue in rejected])
+        try:
+            result = request_create_accounts(
+                envelope=validated,
+                users=users,
+                rejected=rejected,
+                fingerprint=payload_fingerprint(validated, raw_users),
+                client=request.user,
+            )
+        except IntakeRejected as exc:
+            return _rejection(exc.errors)
+        body = {
+            "success": not result.errors,
+            "created_tasks": result.created_count,
+            "replayed": result.replayed,
+            "errors": result.errors,
+            "warnings": result.warnings,
+            "tasks": [
+                {
+                    "id": task.pk,
+                    "account_type": task.account_type,
+                    "employee_number": task.employee_number,
+                    "status": task.status,
+                    "created": created,
+                }
+                for task, created in result.tasks
+            ],
+        }
+        return Response(body, status=result.status_code)
+
+    @extend_schema(responses=s.AccountCreationLogSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def logs(self, request: Request, pk: str | None = None) -> Response:
+        task = self.get_object()
+        page = self.paginate_queryset(task_logs(task_id=task.pk))
+        serializer = s.AccountCreationLogSerializer(page, many=True)
+        return self.get_paginated_response(serializer.data)
+
+    @extend_schema(responses=s.TaskStatsSerializer)
+    @action(detail=False, methods=["get"])
+    def task_stats(self, request: Request) -> Response:
+        return Response(task_stats())
+
+
+__all__ = ["AccountCreationTaskViewSet", "AccountCreationTask"]

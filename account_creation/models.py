@@ -1,0 +1,253 @@
+"""The task queue: requests, tasks, attempt logs, allocated mailboxes and engine runs.
+
+The task table *is* the queue. Invariants live in the database: one active or completed
+task per employee and account type, one attempt row per (task, attempt number), one
+mailbox address per person and per address.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AccountType(models.TextChoices):
+    IDAAS = "idaas", "IDaaS"
+    WELINK = "welink", "WeLink"
+    EMAIL = "email", "Email"
+
+
+# The spec's extension point: every account type the service can create, in run order.
+ACCOUNT_TYPE_CHOICES = AccountType.choices
+# Position of each type in a run: lower runs first.
+ACCOUNT_TYPE_ORDER: dict[str, int] = {
+    AccountType.IDAAS: 0,
+    AccountType.WELINK: 1,
+    AccountType.EMAIL: 2,
+}
+# A task of a key type runs only once the same employee's tasks of these types completed.
+ACCOUNT_TYPE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    AccountType.IDAAS: (),
+    AccountType.WELINK: (AccountType.IDAAS,),
+    AccountType.EMAIL: (AccountType.IDAAS,),
+}
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    BLOCKED = "blocked", "Blocked"
+
+
+# Statuses in which a task occupies its (employee, account type) slot.
+OCCUPYING_STATUSES = (
+    TaskStatus.PENDING,
+    TaskStatus.PROCESSING,
+    TaskStatus.COMPLETED,
+    TaskStatus.BLOCKED,
+)
+
+
+class AccountCreationRequest(models.Model):
+    """One accepted OA approval (originSystem + businessKey); replays are recognised by it."""
+
+    origin_system = models.CharField(max_length=64)
+    business_key = models.CharField(max_length=128)
+    account_category = models.CharField(
+        max_length=32, help_text="The request's accountType, e.g. personal."
+    )
+    employee_type = models.CharField(max_length=32)
+    system_list = models.JSONField(default=list)
+    payload_sha256 = models.CharField(
+        max_length=64, help_text="Fingerprint of the request body, to tell a replay from a reuse."
+    )
+    user_count = models.PositiveIntegerField(default=0)
+    accepted_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["origin_system", "business_key"], name="uniq_request_origin_business_key"
+            )
+        ]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.origin_system}/{self.business_key}"
+
+
+class AccountCreationTask(models.Model):
+    request = models.ForeignKey(
+        AccountCreationRequest, on_delete=models.PROTECT, related_name="tasks"
+    )
+    origin_system = models.CharField(max_length=64)
+    business_key = models.CharField(max_length=128)
+    account_category = models.CharField(max_length=32)
+    account_type = models.CharField(max_length=16, choices=ACCOUNT_TYPE_CHOICES)
+    sequence = models.PositiveSmallIntegerField(
+        help_text="Run order of the account type (IDaaS first)."
+    )
+    employee_type = models.CharField(max_length=32)
+    employee_number = models.CharField(max_length=64)
+    employee_name = models.CharField(max_length=100)
+    department_code = models.CharField(max_length=64)
+    phone_number = models.CharField(max_length=32, blank=True)
+    partner_company = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=8, blank=True)
+
+    status = models.CharField(
+        max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=100, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    attempt_base = models.PositiveIntegerField(
+        default=0,
+        help_text="Attempts made before the last manual retry; the budget counts from here.",
+    )
+    result = models.JSONField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["employee_number", "account_type"],
+                condition=Q(status__in=[s.value for s in OCCUPYING_STATUSES]),
+                name="uniq_active_task_per_employee_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in TaskStatus]),
+                name="task_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(account_type__in=[value for value, _ in ACCOUNT_TYPE_CHOICES]),
+                name="task_account_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=TaskStatus.PROCESSING)
+                | (Q(locked_until__isnull=False) & ~Q(locked_by="")),
+                name="task_processing_has_lease",
+            ),
+        ]
+        indexes = [
+            # The claim query: pending tasks in run order.
+            models.Index(
+                fields=["sequence", "id"],
+                condition=Q(status=TaskStatus.PENDING),
+                name="task_claim_idx",
+            ),
+            # Lease recovery: processing tasks by lease expiry.
+            models.Index(
+                fields=["locked_until"],
+                condition=Q(status=TaskStatus.PROCESSING),
+                name="task_lease_idx",
+            ),
+            # List filters, each ordered by newest first.
+            models.Index(fields=["status", "-id"], name="task_status_idx"),
+            models.Index(fields=["account_type", "-id"], name="task_type_idx"),
+            models.Index(fields=["employee_number", "account_type"], name="task_employee_idx"),
+            models.Index(fields=["business_key", "-id"], name="task_business_key_idx"),
+            models.Index(fields=["origin_system", "-id"], name="task_origin_idx"),
+            models.Index(fields=["account_type", "status"], name="task_stats_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.account_type} {self.employee_number} {self.status}"
+
+
+class AttemptOutcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    RETRY = "retry", "Failed, will retry"
+    FAILED = "failed", "Failed permanently"
+    LOST = "lost", "Lost (runner stopped, lease expired)"
+    DROPPED = "dropped", "Result dropped (lease lost)"
+
+
+class AccountCreationLog(models.Model):
+    """One attempt of one task: written at claim, completed when the attempt ends."""
+
+    task = models.ForeignKey(AccountCreationTask, on_delete=models.CASCADE, related_name="logs")
+    execution_attempt = models.PositiveIntegerField(help_text="Attempt number, from 1.")
+    outcome = models.CharField(
+        max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
+    )
+    runner = models.CharField(max_length=100)
+    error_message = models.TextField(blank=True)
+    error_details = models.JSONField(null=True, blank=True)
+    execution_context = models.JSONField(default=dict, blank=True)
+    traceback = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["task_id", "execution_attempt"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "execution_attempt"], name="uniq_log_task_attempt"
+            ),
+            models.CheckConstraint(
+                condition=Q(execution_attempt__gte=1), name="log_attempt_from_one"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="log_created_idx")]
+
+    def __str__(self) -> str:
+        return f"task #{self.task_id} attempt {self.execution_attempt} {self.outcome}"
+
+
+class MailboxAddress(models.Model):
+    """The mailbox address allocated to a person, once, shared by every system."""
+
+    employee_number = models.CharField(max_length=64, unique=True)
+    local_part = models.CharField(max_length=64)
+    domain = models.CharField(max_length=100)
+    address = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name_plural = "mailbox addresses"
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class EngineRun(models.Model):
+    """One run of process_account_creation_tasks: answers "is the cron running?"."""
+
+    runner_id = models.CharField(max_length=100)
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    claimed = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    retried = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    blocked = models.PositiveIntegerField(default=0)
+    recovered = models.PositiveIntegerField(default=0)
+    stop_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["-finished_at"], name="run_finished_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.runner_id} {self.started_at:%Y-%m-%d %H:%M:%S}"

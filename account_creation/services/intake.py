@@ -1,0 +1,316 @@
+"""Intake: turn one validated OA request into tasks, atomically and idempotently.
+
+Queries do not grow with the number of users: a fixed handful of reads (replay check,
+employee type, existing tasks, department codes) and two writes (the request row and one
+bulk insert of every task).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from account_creation.models import (
+    ACCOUNT_TYPE_DEPENDENCIES,
+    ACCOUNT_TYPE_ORDER,
+    OCCUPYING_STATUSES,
+    AccountCreationRequest,
+    AccountCreationTask,
+)
+from accountsync.exceptions import ConflictError
+from accountsync.logging import kv
+from departments.models import DepartmentMapping, EmployeeTypeMapping
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IntakeIssue:
+    """A rejected user (error) or an accepted user with something to know (warning)."""
+
+    index: int | None
+    employee_number: str | None
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "employeeNumber": self.employee_number,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+@dataclass
+class IntakeResult:
+    tasks: list[tuple[AccountCreationTask, bool]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    replayed: bool = False
+    request: AccountCreationRequest | None = None
+
+    @property
+    def created_count(self) -> int:
+        return sum(1 for _, created in self.tasks if created)
+
+    @property
+    def status_code(self) -> int:
+        if self.replayed:
+            return 200
+        if not self.tasks:
+            return 400
+        return 207 if self.errors else 201
+
+
+class IntakeRejected(Exception):
+    """The envelope is valid but no user could be accepted: answer 400, write nothing."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__("no user accepted")
+        self.errors = errors
+
+
+def payload_fingerprint(envelope: dict[str, Any], users: list[Any]) -> str:
+    body = {**envelope, "userList": users}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def request_create_accounts(
+    *,
+    envelope: dict[str, Any],
+    users: list[tuple[int, dict[str, Any]]],
+    rejected: list[IntakeIssue],
+    fingerprint: str,
+    client: Any = None,
+) -> IntakeResult:
+    """Accept a request: create each accepted user's tasks, or answer a replay.
+
+    ``users`` are (index, validated fields) of the users that passed field validation;
+    ``rejected`` are those that did not. Raises ``IntakeRejected`` when nobody is left,
+    ``ConflictError`` when the businessKey was used with a different body.
+    """
+    # A concurrent request may win the race for the same businessKey or the same
+    # employee slot; the second pass then sees its rows and answers accordingly.
+    for attempt in range(3):
+        try:
+            return _accept(
+                envelope=envelope,
+                users=users,
+                rejected=rejected,
+                fingerprint=fingerprint,
+                client=client,
+            )
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            logger.info(
+                "intake race, retrying %s",
+                kv(origin_system=envelope["originSystem"], business_key=envelope["businessKey"]),
+            )
+    raise AssertionError("unreachable")
+
+
+def _replay(existing: AccountCreationRequest, fingerprint: str) -> IntakeResult:
+    if existing.payload_sha256 != fingerprint:
+        raise ConflictError(
+            f"businessKey {existing.business_key!r} from {existing.origin_system!r} was already "
+            f"accepted on {existing.created_at:%Y-%m-%d %H:%M:%S} with a different body. "
+            "A replay must repeat the same body; a new request needs a new businessKey.",
+            code="business_key_reused",
+        )
+    tasks = list(existing.tasks.order_by("id"))
+    return IntakeResult(
+        tasks=[(task, False) for task in tasks],
+        errors=list(existing.errors),
+        warnings=list(existing.warnings),
+        replayed=True,
+        request=existing,
+    )
+
+
+def _accept(
+    *,
+    envelope: dict[str, Any],
+    users: list[tuple[int, dict[str, Any]]],
+    rejected: list[IntakeIssue],
+    fingerprint: str,
+    client: Any,
+) -> IntakeResult:
+    origin_system = envelope["originSystem"]
+    business_key = envelope["businessKey"]
+    systems: list[str] = sorted(envelope["systemList"], key=ACCOUNT_TYPE_ORDER.__getitem__)
+
+    existing_request = AccountCreationRequest.objects.filter(
+        origin_system=origin_system, business_key=business_key
+    ).first()
+    if existing_request is not None:
+        return _replay(existing_request, fingerprint)
+
+    errors = list(rejected)
+    if not EmployeeTypeMapping.objects.filter(employee_type=envelope["employeeType"]).exists():
+        known = ", ".join(
+            EmployeeTypeMapping.objects.order_by("employee_type").values_list(
+                "employee_type", flat=True
+            )
+        )
+        raise IntakeRejected(
+            [
+                IntakeIssue(
+                    None,
+                    None,
+                    "employeeType",
+                    f"Unknown employeeType {envelope['employeeType']!r}. Known types: {known}. "
+                    "An operator can add it under Employee type mappings in the admin.",
+                ).as_dict()
+            ]
+        )
+
+    # Duplicates inside this request: the first occurrence wins.
+    first_index: dict[str, int] = {}
+    unique_users: list[tuple[int, dict[str, Any]]] = []
+    for index, user in users:
+        number = user["employeeNumber"]
+        if number in first_index:
+            errors.append(
+                IntakeIssue(
+                    index,
+                    number,
+                    "employeeNumber",
+                    f"Employee {number} appears more than once in this request "
+                    f"(first at index {first_index[number]}); each person may appear once.",
+                )
+            )
+            continue
+        first_index[number] = index
+        unique_users.append((index, user))
+
+    numbers = list(first_index)
+    occupied: dict[tuple[str, str], AccountCreationTask] = {
+        (task.employee_number, task.account_type): task
+        for task in AccountCreationTask.objects.filter(
+            employee_number__in=numbers, status__in=OCCUPYING_STATUSES
+        )
+    }
+    department_codes = {user["departmentCode"] for _, user in unique_users}
+    mapped_codes = set(
+        DepartmentMapping.objects.filter(
+            idata_departmentcode__in=department_codes, is_active=True
+        ).values_list("idata_departmentcode", flat=True)
+    )
+
+    warnings: list[IntakeIssue] = []
+    planned: list[tuple[AccountCreationTask, bool]] = []
+    accepted_users = 0
+    for index, user in unique_users:
+        number = user["employeeNumber"]
+        missing_dependency = _missing_dependency(number, systems, occupied)
+        if missing_dependency:
+            errors.append(IntakeIssue(index, number, "systemList", missing_dependency))
+            continue
+        accepted_users += 1
+        for system in systems:
+            existing = occupied.get((number, system))
+            if existing is not None:
+                warnings.append(
+                    IntakeIssue(
+                        index,
+                        number,
+                        "systemList",
+                        f"Employee {number} already has a {system} task #{existing.pk} "
+                        f"({existing.status}); it was reused, not duplicated.",
+                    )
+                )
+                planned.append((existing, False))
+                continue
+            planned.append((_new_task(envelope, system, user), True))
+        if user["departmentCode"] not in mapped_codes:
+            warnings.append(
+                IntakeIssue(
+                    index,
+                    number,
+                    "departmentCode",
+                    f"Department {user['departmentCode']!r} has no mapping yet; the tasks wait "
+                    "and retry until an operator adds it (run load_department_mappings or add it "
+                    "under Department mappings).",
+                )
+            )
+
+    error_dicts = [issue.as_dict() for issue in sorted(errors, key=_issue_order)]
+    if accepted_users == 0:
+        raise IntakeRejected(error_dicts)
+    warning_dicts = [issue.as_dict() for issue in warnings]
+
+    with transaction.atomic(durable=True):
+        request = AccountCreationRequest.objects.create(
+            origin_system=origin_system,
+            business_key=business_key,
+            account_category=envelope["accountType"],
+            employee_type=envelope["employeeType"],
+            system_list=systems,
+            payload_sha256=fingerprint,
+            user_count=len(users) + len(rejected),
+            accepted_count=accepted_users,
+            errors=error_dicts,
+            warnings=warning_dicts,
+            client=client if getattr(client, "pk", None) else None,
+        )
+        new_tasks = [task for task, created in planned if created]
+        for task in new_tasks:
+            task.request = request
+        AccountCreationTask.objects.bulk_create(new_tasks)
+
+    logger.info(
+        "request accepted %s",
+        kv(
+            origin_system=origin_system,
+            business_key=business_key,
+            request_id=request.pk,
+            users=accepted_users,
+            rejected=len(error_dicts),
+            created_tasks=len(new_tasks),
+        ),
+    )
+    return IntakeResult(
+        tasks=planned, errors=error_dicts, warnings=warning_dicts, request=request
+    )
+
+
+def _issue_order(issue: IntakeIssue) -> tuple[int, str]:
+    return (-1 if issue.index is None else issue.index, issue.field)
+
+
+def _missing_dependency(
+    number: str, systems: list[str], occupied: dict[tuple[str, str], AccountCreationTask]
+) -> str:
+    for system in systems:
+        for dependency in ACCOUNT_TYPE_DEPENDENCIES.get(system, ()):
+            if dependency not in systems and (number, dependency) not in occupied:
+                return (
+                    f"{system} needs the person's {dependency} account, but employee {number} "
+                    f"has no {dependency} task; add {dependency!r} to systemList."
+                )
+    return ""
+
+
+def _new_task(envelope: dict[str, Any], system: str, user: dict[str, Any]) -> AccountCreationTask:
+    return AccountCreationTask(
+        origin_system=envelope["originSystem"],
+        business_key=envelope["businessKey"],
+        account_category=envelope["accountType"],
+        employee_type=envelope["employeeType"],
+        account_type=system,
+        sequence=ACCOUNT_TYPE_ORDER[system],
+        employee_number=user["employeeNumber"],
+        employee_name=user["employeeName"],
+        department_code=user["departmentCode"],
+        phone_number=user["phoneNumber"],
+        partner_company=user.get("partnerCompany") or "",
+        country=user.get("country") or "cn",
+    )

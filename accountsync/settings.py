@@ -1,0 +1,280 @@
+"""AccountSync settings.
+
+Every value comes from the environment or `.env` (django-environ). Each variable is read
+once, typed, with a default; a malformed value stops start-up with an
+``ImproperlyConfigured`` error that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_env_file = os.environ.get("ACCOUNTSYNC_ENV_FILE", str(BASE_DIR / ".env"))
+if os.path.isfile(_env_file):
+    environ.Env.read_env(_env_file, overwrite=False)
+
+
+def _read(kind: str, name: str, default: Any) -> Any:
+    """Read one typed variable; name the variable when its value cannot be parsed."""
+    raw = os.environ.get(name)
+    try:
+        value = getattr(env, kind)(name, default=default)
+    except (ValueError, TypeError, environ.ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(
+            f"Environment variable {name} has an invalid value {raw!r}: expected {kind} ({exc})"
+        ) from exc
+    if kind == "bool" and raw is not None and raw.strip().lower() not in _BOOL_WORDS:
+        raise ImproperlyConfigured(
+            f"Environment variable {name} has an invalid value {raw!r}: expected true or false"
+        )
+    return value
+
+
+_BOOL_WORDS = {"true", "false", "1", "0", "yes", "no", "on", "off", "y", "n", "t", "f", ""}
+
+
+def _positive(name: str, default: float, *, kind: str = "int", allow_zero: bool = False) -> Any:
+    value = _read(kind, name, default)
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ImproperlyConfigured(f"Environment variable {name} must be {bound}, got {value!r}")
+    return value
+
+
+DEBUG: bool = _read("bool", "DEBUG", False)
+_secret = os.environ.get("SECRET_KEY", "")
+if not _secret:
+    if not DEBUG and os.environ.get("ACCOUNTSYNC_ALLOW_INSECURE_KEY") != "1":
+        raise ImproperlyConfigured(
+            "Environment variable SECRET_KEY is not set. Set it in .env (see .env.example), "
+            "or set DEBUG=true for local development."
+        )
+    _secret = "insecure-development-key-not-for-production"
+SECRET_KEY = _secret
+ALLOWED_HOSTS: list[str] = _read("list", "ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS: list[str] = _read("list", "CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "departments",
+    "account_creation",
+]
+SANDBOX_ENABLED: bool = _read("bool", "SANDBOX_ENABLED", True)
+if SANDBOX_ENABLED:
+    # The sandbox app only adds a management command; it never routes URLs of this server.
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accountsync.middleware.DatabaseUnavailableMiddleware",
+]
+
+ROOT_URLCONF = "accountsync.urls"
+WSGI_APPLICATION = "accountsync.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+_default_sqlite = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+try:
+    DATABASES = {"default": env.db("DATABASE_URL", default=_default_sqlite)}
+except Exception as exc:  # django-environ raises several types for a bad URL
+    raise ImproperlyConfigured(
+        f"Environment variable DATABASE_URL has an invalid value: {exc}"
+    ) from exc
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE makes writers queue on the busy timeout instead of failing with
+    # "database is locked" when a read transaction tries to upgrade; WAL lets readers
+    # proceed while one writer works.
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    _db.setdefault("TEST", {})
+    if "TEST_DATABASE_NAME" in os.environ:
+        _db["TEST"]["NAME"] = os.environ["TEST_DATABASE_NAME"]
+elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
+    _db["ENGINE"] = "django.db.backends.postgresql"
+    _db.setdefault("CONN_MAX_AGE", 0)
+    _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+DATABASE_VENDOR = "sqlite" if "sqlite" in _db["ENGINE"] else "postgresql"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- REST framework ---------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": _positive("API_PAGE_SIZE", 50),
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": _read("str", "API_THROTTLE_RATE", "6000/min")},
+    "EXCEPTION_HANDLER": "accountsync.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(  # type: ignore[attr-defined]
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
+# Request bodies beyond this size are refused with 413 before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = _positive("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AccountSync API",
+    "DESCRIPTION": (
+        "Accepts onboarding requests from the OA system and creates IDaaS, WeLink and "
+        "Email accounts asynchronously, in dependency order, exactly once."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Downstream systems (names from the product spec) -----------------------------------
+IDAAS_ACCOUNT: str = _read("str", "IDAAS_ACCOUNT", "")
+IDAAS_SECRET: str = _read("str", "IDAAS_SECRET", "")
+IDAAS_ENTERPRISE_ID: str = _read("str", "IDAAS_ENTERPRISE_ID", "")
+IDAAS_DC1: str = _read("str", "IDAAS_DC1", "example")
+IDAAS_DC2: str = _read("str", "IDAAS_DC2", "com")
+IDAAS_BASE_URL: str = _read("str", "IDAAS_BASE_URL", "https://apig.hieds.net").rstrip("/")
+IDAAS_DUPLICATE_CODES: list[str] = _read("list", "IDAAS_DUPLICATE_CODES", ["409"])
+WELINK_CLIENT_ID: str = _read("str", "WELINK_CLIENT_ID", "")
+WELINK_CLIENT_SECRET: str = _read("str", "WELINK_CLIENT_SECRET", "")
+WELINK_BASE_URL: str = _read(
+    "str", "WELINK_BASE_URL", "https://open.welink.huaweicloud.com"
+).rstrip("/")
+EMAIL_DOMAIN: str = _read("str", "EMAIL_DOMAIN", "@example.com")
+EMAIL_AUTH_TOKEN: str = _read("str", "EMAIL_AUTH_TOKEN", "")
+EMAIL_BASE_URL: str = _read("str", "EMAIL_BASE_URL", "http://127.0.0.1:8900").rstrip("/")
+
+# --- Engine -----------------------------------------------------------------------------
+ACCOUNT_CREATION_ENABLED: bool = _read("bool", "ACCOUNT_CREATION_ENABLED", True)
+ACCOUNT_CREATION_MAX_RETRIES: int = _positive("ACCOUNT_CREATION_MAX_RETRIES", 5)
+ACCOUNT_CREATION_HTTP_TIMEOUT: float = _positive(
+    "ACCOUNT_CREATION_HTTP_TIMEOUT", 30.0, kind="float"
+)
+ACCOUNT_CREATION_BACKOFF_BASE_SECONDS: float = _positive(
+    "ACCOUNT_CREATION_BACKOFF_BASE_SECONDS", 60.0, kind="float", allow_zero=True
+)
+ACCOUNT_CREATION_BACKOFF_MAX_SECONDS: float = _positive(
+    "ACCOUNT_CREATION_BACKOFF_MAX_SECONDS", 3600.0, kind="float", allow_zero=True
+)
+ACCOUNT_CREATION_LEASE_SECONDS: float = _positive(
+    "ACCOUNT_CREATION_LEASE_SECONDS", 600.0, kind="float"
+)
+ACCOUNT_CREATION_MAX_USERS_PER_REQUEST: int = _positive(
+    "ACCOUNT_CREATION_MAX_USERS_PER_REQUEST", 1000
+)
+ACCOUNT_CREATION_RUN_INTERVAL_SECONDS: float = _positive(
+    "ACCOUNT_CREATION_RUN_INTERVAL_SECONDS", 300.0, kind="float"
+)
+
+# --- Logging ----------------------------------------------------------------------------
+LOG_DIR = Path(_read("str", "LOG_DIR", str(BASE_DIR / "logs")))
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_LEVEL: str = _read("str", "LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"Environment variable LOG_LEVEL has an invalid value {LOG_LEVEL!r}: "
+        "expected DEBUG, INFO, WARNING, ERROR or CRITICAL"
+    )
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "accountsync.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "keyvalue": {
+            "format": "%(asctime)s level=%(levelname)s logger=%(name)s pid=%(process)d %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "keyvalue",
+            "filters": ["redact"],
+        },
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(LOG_DIR / "hr_sync.log"),
+            "maxBytes": 10 * 1024 * 1024,
+            "backupCount": 5,
+            "encoding": "utf-8",
+            "formatter": "keyvalue",
+            "filters": ["redact"],
+            "delay": True,
+        },
+    },
+    "root": {"handlers": ["console", "file"], "level": "WARNING"},
+    "loggers": {
+        "account_creation": {"level": LOG_LEVEL},
+        "departments": {"level": LOG_LEVEL},
+        "sandbox": {"level": LOG_LEVEL},
+        "accountsync": {"level": LOG_LEVEL},
+        "django.request": {"level": "ERROR"},
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    CSRF_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+    SECURE_CONTENT_TYPE_NOSNIFF = True

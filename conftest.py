@@ -1,0 +1,58 @@
+"""Shared fixtures: an authenticated API client and the bundled department mappings."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def api_user(django_user_model):
+    return django_user_model.objects.create(username="oa-test")
+
+
+@pytest.fixture
+def api_client(api_user) -> APIClient:
+    token = Token.objects.create(user=api_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def departments(db):
+    from departments.services import department_mappings_load
+
+    department_mappings_load()
+
+
+def make_user(number: str = "P000126", name: str = "张三", **overrides) -> dict:
+    user = {
+        "employeeNumber": number,
+        "employeeName": name,
+        "departmentCode": "120000",
+        "phoneNumber": "13800138000",
+        "partnerCompany": "ABC",
+        "country": "cn",
+    }
+    user.update(overrides)
+    return user
+
+
+def make_request(users=None, *, business_key: str = "65090", systems=None, **overrides) -> dict:
+    body = {
+        "originSystem": "oa",
+        "businessKey": business_key,
+        "accountType": "personal",
+        "employeeType": "W",
+        "systemList": systems or ["idaas", "welink", "email"],
+        "userList": users if users is not None else [make_user()],
+    }
+    body.update(overrides)
+    return body

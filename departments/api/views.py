@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import viewsets
+
+from departments.api.serializers import DepartmentMappingSerializer
+from departments.models import DepartmentMapping
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("idata_departmentcode", str, description="Exact OA/HR code."),
+            OpenApiParameter("search", str, description="Part of the code or name."),
+        ]
+    )
+)
+class DepartmentMappingViewSet(viewsets.ModelViewSet):
+    """Department mappings: OA/HR code -> IDaaS/WeLink code and AD OU."""
+
+    serializer_class = DepartmentMappingSerializer
+
+    def get_queryset(self) -> Any:
+        queryset = DepartmentMapping.objects.order_by("idata_departmentcode")
+        params = self.request.query_params
+        if code := params.get("idata_departmentcode"):
+            queryset = queryset.filter(idata_departmentcode=code)
+        if term := params.get("search"):
+            queryset = queryset.filter(idata_departmentcode__icontains=term) | queryset.filter(
+                department_name__icontains=term
+            )
+        return queryset

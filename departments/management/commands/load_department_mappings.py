@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from departments.services import BUNDLED_FILE, MappingFileError, department_mappings_load
+
+
+class Command(BaseCommand):
+    help = (
+        "Load department mappings (OA code -> IDaaS/WeLink code and AD OU) from a CSV file; "
+        "idempotent upsert, all rows or none."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--file",
+            type=Path,
+            default=BUNDLED_FILE,
+            help="CSV with columns idata_departmentcode, idaas_departmentcode, department_name, "
+            "ou (default: the bundled file). An OU without DC= parts gets "
+            "DC=<IDAAS_DC1>,DC=<IDAAS_DC2> appended.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            result = department_mappings_load(path=options["file"])
+        except MappingFileError as exc:
+            raise CommandError(
+                "Nothing was loaded; fix these lines and run again:\n  " + "\n  ".join(exc.problems)
+            ) from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Department mappings loaded from {options['file']}: {result.created} created, "
+                f"{result.updated} updated, {result.unchanged} unchanged."
+            )
+        )

@@ -1,0 +1,61 @@
+"""Department and employee-type mappings (field names kept from the system this replaces)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from departments.validators import validate_ou
+
+
+class DepartmentMapping(models.Model):
+    idata_departmentcode = models.CharField(
+        "OA/HR department code",
+        max_length=64,
+        unique=True,
+        help_text="The code the OA system sends as departmentCode.",
+    )
+    idaas_departmentcode = models.CharField(
+        "IDaaS/WeLink department code",
+        max_length=64,
+        help_text="Sent to WeLink as the corp department code (corpDeptCodes).",
+    )
+    department_name = models.CharField(max_length=200, blank=True)
+    ou = models.CharField(
+        "AD OU",
+        max_length=500,
+        validators=[validate_ou],
+        help_text="Distinguished name sent to IDaaS, e.g. OU=研发部,DC=example,DC=com.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["idata_departmentcode"]
+        verbose_name = "department mapping"
+
+    def __str__(self) -> str:
+        return f"{self.idata_departmentcode} {self.department_name}".strip()
+
+
+class EmployeeTypeMapping(models.Model):
+    employee_type = models.CharField(
+        max_length=32, unique=True, help_text="The code the OA system sends as employeeType."
+    )
+    description = models.CharField(max_length=100, blank=True)
+    idaas_user_type = models.CharField(max_length=32, help_text="IDaaS userType.")
+    welink_person_type = models.CharField(max_length=32, help_text="WeLink personType.")
+    email_domain = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Mailbox domain for this type, e.g. @partner.example.com; empty uses EMAIL_DOMAIN.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["employee_type"]
+        verbose_name = "employee type mapping"
+
+    def __str__(self) -> str:
+        return f"{self.employee_type} ({self.description})"

@@ -1,0 +1,117 @@
+"""Writes of department mappings: the idempotent bulk load from a CSV file."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from departments.models import DepartmentMapping
+from departments.validators import validate_ou
+
+BUNDLED_FILE = Path(__file__).resolve().parent / "data" / "department_mappings.csv"
+REQUIRED_COLUMNS = ("idata_departmentcode", "idaas_departmentcode", "ou")
+
+
+class MappingFileError(Exception):
+    """The file cannot be loaded; ``problems`` lists each bad line."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def full_ou(ou: str) -> str:
+    """Append the domain components (IDAAS_DC1, IDAAS_DC2) when the file gives only OUs."""
+    ou = ou.strip()
+    if "DC=" in ou.upper():
+        return ou
+    return f"{ou},DC={settings.IDAAS_DC1},DC={settings.IDAAS_DC2}"
+
+
+def _parse(rows: Iterable[dict[str, str]]) -> dict[str, dict[str, str]]:
+    problems: list[str] = []
+    parsed: dict[str, dict[str, str]] = {}
+    first_line: dict[str, int] = {}
+    # Line 1 is the header, so the first data row is line 2.
+    for line, row in enumerate(rows, start=2):
+        values = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+        missing = [column for column in REQUIRED_COLUMNS if not values.get(column)]
+        if missing:
+            problems.append(f"line {line}: missing {', '.join(missing)}")
+            continue
+        code = values["idata_departmentcode"]
+        if code in first_line:
+            problems.append(f"line {line}: code {code} repeats line {first_line[code]}")
+            continue
+        ou = full_ou(values["ou"])
+        try:
+            validate_ou(ou)
+        except ValidationError as exc:
+            problems.append(f"line {line}: {'; '.join(exc.messages)}")
+            continue
+        first_line[code] = line
+        parsed[code] = {
+            "idaas_departmentcode": values["idaas_departmentcode"],
+            "department_name": values.get("department_name", ""),
+            "ou": ou,
+        }
+    if problems:
+        raise MappingFileError(problems)
+    return parsed
+
+
+def department_mappings_load(*, path: Path = BUNDLED_FILE) -> LoadResult:
+    """Upsert every row of a CSV file, or nothing when any row is bad."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in reader.fieldnames or []]
+            absent = [column for column in REQUIRED_COLUMNS if column not in header]
+            if absent:
+                raise MappingFileError([f"line 1: header lacks column(s) {', '.join(absent)}"])
+            parsed = _parse(reader)
+    except FileNotFoundError as exc:
+        raise MappingFileError([f"file not found: {path}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise MappingFileError([f"{path} is not UTF-8 text: {exc.reason}"]) from exc
+
+    created = updated = unchanged = 0
+    with transaction.atomic(durable=True):
+        existing = {
+            mapping.idata_departmentcode: mapping
+            for mapping in DepartmentMapping.objects.select_for_update().filter(
+                idata_departmentcode__in=parsed
+            )
+        }
+        to_create, to_update = [], []
+        for code, fields in parsed.items():
+            mapping = existing.get(code)
+            if mapping is None:
+                to_create.append(DepartmentMapping(idata_departmentcode=code, **fields))
+                continue
+            if all(getattr(mapping, name) == value for name, value in fields.items()) and mapping.is_active:
+                unchanged += 1
+                continue
+            for name, value in fields.items():
+                setattr(mapping, name, value)
+            mapping.is_active = True
+            to_update.append(mapping)
+        DepartmentMapping.objects.bulk_create(to_create)
+        DepartmentMapping.objects.bulk_update(
+            to_update, ["idaas_departmentcode", "department_name", "ou", "is_active", "updated_at"]
+        )
+        created, updated = len(to_create), len(to_update)
+    return LoadResult(created=created, updated=updated, unchanged=unchanged)
