@@ -40,8 +40,16 @@ class ReadOnlyMixin:
 @admin.register(AccountCreationTask)
 class AccountCreationTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
-        "id", "account_type", "employee_number", "employee_name", "status", "attempt_count",
-        "next_attempt_at", "business_key", "created_at", "short_error",
+        "id",
+        "account_type",
+        "employee_number",
+        "employee_name",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "business_key",
+        "created_at",
+        "short_error",
     )
     list_filter = ("status", "account_type", "origin_system", "created_at")
     search_fields = ("employee_number", "employee_name", "business_key")
@@ -75,7 +83,16 @@ class AccountCreationTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(AccountCreationLog)
 class AccountCreationLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "task", "execution_attempt", "outcome", "runner", "error_message", "created_at", "duration_ms")
+    list_display = (
+        "id",
+        "task",
+        "execution_attempt",
+        "outcome",
+        "runner",
+        "error_message",
+        "created_at",
+        "duration_ms",
+    )
     list_filter = ("outcome", "created_at")
     search_fields = ("task__employee_number", "error_message")
     raw_id_fields = ("task",)
@@ -84,7 +101,15 @@ class AccountCreationLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(AccountCreationRequest)
 class AccountCreationRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "origin_system", "business_key", "employee_type", "user_count", "accepted_count", "created_at")
+    list_display = (
+        "id",
+        "origin_system",
+        "business_key",
+        "employee_type",
+        "user_count",
+        "accepted_count",
+        "created_at",
+    )
     search_fields = ("business_key",)
     list_filter = ("origin_system",)
 
@@ -98,7 +123,16 @@ class MailboxAddressAdmin(ReadOnlyMixin, admin.ModelAdmin):
 @admin.register(EngineRun)
 class EngineRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
-        "runner_id", "host", "started_at", "finished_at", "claimed", "completed", "retried",
-        "failed", "blocked", "recovered", "stop_reason",
+        "runner_id",
+        "host",
+        "started_at",
+        "finished_at",
+        "claimed",
+        "completed",
+        "retried",
+        "failed",
+        "blocked",
+        "recovered",
+        "stop_reason",
     )
     list_filter = ("host",)

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 class DomainError(Exception):
     """A rule of the domain refused the operation; ``status_code`` says how to answer."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     code = "invalid"
 
     def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
@@ -31,7 +31,7 @@ class DomainError(Exception):
 
 
 class ConflictError(DomainError):
-    status_code = status.HTTP_409_CONFLICT
+    status_code: int = status.HTTP_409_CONFLICT
     code = "conflict"
 
 

@@ -57,7 +57,7 @@ if not _secret:
             "Environment variable SECRET_KEY is not set. Set it in .env (see .env.example), "
             "or set DEBUG=true for local development."
         )
-    _secret = "insecure-development-key-not-for-production"
+    _secret = "insecure-development-key-not-for-production"  # noqa: S105 - DEBUG only
 SECRET_KEY = _secret
 ALLOWED_HOSTS: list[str] = _read("list", "ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS: list[str] = _read("list", "CSRF_TRUSTED_ORIGINS", [])

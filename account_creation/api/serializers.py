@@ -134,7 +134,7 @@ class CreateAccountsResponseSerializer(serializers.Serializer):
     replayed = serializers.BooleanField(
         help_text="True when this originSystem+businessKey was already accepted."
     )
-    errors = IntakeErrorSerializer(many=True)
+    errors = IntakeErrorSerializer(many=True)  # type: ignore[assignment]
     warnings = IntakeWarningSerializer(many=True)
     tasks = TaskSummarySerializer(many=True)
 
