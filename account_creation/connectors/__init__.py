@@ -23,6 +23,21 @@ REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
 _lock = threading.Lock()
 _instances: dict[str, Connector] = {}
 _overrides: dict[str, Connector] | None = None
+_pool_size = 10
+
+
+def pool_size() -> int:
+    """Connections each connector's requests.Session keeps per host (>= engine threads)."""
+    return _pool_size
+
+
+def configure_pool(size: int) -> None:
+    """Size the HTTP pools to the engine's concurrency; rebuilds connectors when it grows."""
+    global _pool_size
+    with _lock:
+        if size > _pool_size:
+            _pool_size = size
+            _instances.clear()
 
 
 def _factories() -> dict[str, Callable[[], Connector]]:

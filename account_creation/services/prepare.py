@@ -1,0 +1,84 @@
+"""Resolve everything a connector needs for a batch of tasks, with a fixed number of reads.
+
+Department and employee-type mappings and existing mailboxes are read once per batch;
+a person's mailbox is allocated (one insert) the first time one of their tasks runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from account_creation.connectors.base import Person, ProvisioningRequest, RetryableError
+from account_creation.models import AccountCreationTask, AccountType, MailboxAddress
+from account_creation.naming import english_name, idaas_username
+from account_creation.services.mailbox import default_domain, mailbox_allocate
+from departments.models import DepartmentMapping, EmployeeTypeMapping
+
+
+class BatchPreparer:
+    def __init__(self, tasks: Iterable[AccountCreationTask]):
+        tasks = list(tasks)
+        codes = {task.department_code for task in tasks}
+        types = {task.employee_type for task in tasks}
+        numbers = {task.employee_number for task in tasks}
+        self.departments = {
+            mapping.idata_departmentcode: mapping
+            for mapping in DepartmentMapping.objects.filter(idata_departmentcode__in=codes, is_active=True)
+        }
+        self.employee_types = {
+            mapping.employee_type: mapping
+            for mapping in EmployeeTypeMapping.objects.filter(employee_type__in=types)
+        }
+        self.mailboxes = {
+            mailbox.employee_number: mailbox
+            for mailbox in MailboxAddress.objects.filter(employee_number__in=numbers)
+        }
+
+    def prepare(self, task: AccountCreationTask, *, attempt: int = 1) -> ProvisioningRequest:
+        """Raises RetryableError when a mapping is missing (an operator can add it)."""
+        department = self.departments.get(task.department_code)
+        if department is None and task.account_type in (AccountType.IDAAS, AccountType.WELINK):
+            raise RetryableError(
+                f"No department mapping for departmentCode {task.department_code!r}. Run "
+                "`python manage.py load_department_mappings` or add the mapping under Department "
+                "mappings; the task retries on its own.",
+                details={"department_code": task.department_code},
+            )
+        employee_type = self.employee_types.get(task.employee_type)
+        if employee_type is None:
+            raise RetryableError(
+                f"No employee type mapping for employeeType {task.employee_type!r}. Add it under "
+                "Employee type mappings in the admin; the task retries on its own.",
+                details={"employee_type": task.employee_type},
+            )
+        mailbox = self.mailboxes.get(task.employee_number)
+        if mailbox is None:
+            mailbox = mailbox_allocate(
+                employee_number=task.employee_number,
+                employee_name=task.employee_name,
+                domain=employee_type.email_domain or default_domain(),
+            )
+            self.mailboxes[task.employee_number] = mailbox
+        person = Person(
+            employee_number=task.employee_number,
+            employee_name=task.employee_name,
+            phone_number=task.phone_number,
+            country=task.country,
+            partner_company=task.partner_company,
+            employee_type=task.employee_type,
+            department_code=task.department_code,
+        )
+        return ProvisioningRequest(
+            task_id=task.pk,
+            account_type=task.account_type,
+            person=person,
+            username=idaas_username(task.employee_name, task.employee_number),
+            english_name=english_name(task.employee_name),
+            email=mailbox.address,
+            email_local_part=mailbox.local_part,
+            ou=department.ou if department else "",
+            corp_dept_code=department.idaas_departmentcode if department else "",
+            idaas_user_type=employee_type.idaas_user_type,
+            welink_person_type=employee_type.welink_person_type,
+            attempt=attempt,
+        )
