@@ -20,6 +20,7 @@ from account_creation.services.intake import (
     payload_fingerprint,
     request_create_accounts,
 )
+from account_creation.services.retry import task_retry
 
 SPEC_EXAMPLE = {
     "originSystem": "oa",
@@ -42,6 +43,21 @@ SPEC_EXAMPLE = {
 FILTERS = ("status", "account_type", "employee_number", "business_key", "origin_system")
 
 
+MAX_ECHO = 200
+
+
+def _clean(text: str, limit: int = MAX_ECHO) -> str:
+    """Make client-supplied text safe to echo and to store: printable, UTF-8, bounded.
+
+    Error messages quote the input, which may hold NUL bytes (PostgreSQL refuses them in
+    JSON), lone surrogates (not encodable as UTF-8, so the renderer fails) or 100 kB.
+    """
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if any(ord(ch) < 32 for ch in text):
+        text = "".join(ch if ord(ch) >= 32 else repr(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:
     """DRF error detail -> [(field path, message)], e.g. ("systemList[1]", "...")."""
     if isinstance(detail, dict):
@@ -57,12 +73,12 @@ def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:
         return out
     if isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
-            return [(prefix or "body", str(item)) for item in detail]
+            return [(prefix or "body", _clean(str(item), 4 * MAX_ECHO)) for item in detail]
         out = []
         for position, item in enumerate(detail):
             out.extend(_flatten(item, f"{prefix}[{position}]"))
         return out
-    return [(prefix or "body", str(detail))]
+    return [(prefix or "body", _clean(str(detail), 4 * MAX_ECHO))]
 
 
 def _rejection(errors: list[dict[str, Any]], status: int = 400) -> Response:
@@ -91,7 +107,7 @@ def _validate_users(raw_users: list[Any]) -> tuple[list[tuple[int, dict[str, Any
             )
             continue
         number = raw.get("employeeNumber")
-        number = number if isinstance(number, str) else None
+        number = _clean(number, 64) if isinstance(number, str) else None
         serializer = s.AccountUserSerializer(data=raw)
         if serializer.is_valid():
             accepted.append((index, dict(serializer.validated_data)))
@@ -158,8 +174,17 @@ class AccountCreationTaskViewSet(
     def create_accounts(self, request: Request) -> Response:
         try:
             data = request.data
-        except (ParseError, UnsupportedMediaType) as exc:
-            return _rejection(_envelope_errors({"body": [str(exc.detail)]}), exc.status_code)
+        except UnsupportedMediaType:
+            # The contract answers every malformed envelope with 400 (the replaced system did).
+            return _rejection(
+                _envelope_errors(
+                    {"body": [f"Send the body as JSON with Content-Type: application/json, not {request.content_type!r}."]}
+                )
+            )
+        except ParseError as exc:
+            return _rejection(_envelope_errors({"body": [str(exc.detail)]}))
+        except RecursionError:
+            return _rejection(_envelope_errors({"body": ["The JSON body is nested too deeply."]}))
         if not isinstance(data, dict):
             return _rejection(_envelope_errors({"body": ["The body must be a JSON object."]}))
         envelope = s.CreateAccountsRequestSerializer(data=data)
@@ -206,6 +231,20 @@ class AccountCreationTaskViewSet(
         page = self.paginate_queryset(task_logs(task_id=task.pk))
         serializer = s.AccountCreationLogSerializer(page, many=True)
         return self.get_paginated_response(serializer.data)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.AccountCreationTaskSerializer, 409: inline_serializer(
+            "RetryConflict", {"detail": serializers.CharField(), "code": serializers.CharField()}
+        )},
+        description="Put a failed or blocked task back to pending with a fresh attempt budget "
+        "(a blocked task's failed IDaaS task is retried with it). 409 for any other status.",
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        task = self.get_object()
+        task_retry(task_id=task.pk)
+        return Response(s.AccountCreationTaskSerializer(self.get_object()).data)
 
     @extend_schema(responses=s.TaskStatsSerializer)
     @action(detail=False, methods=["get"])

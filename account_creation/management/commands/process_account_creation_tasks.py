@@ -1,0 +1,211 @@
+"""Run the engine: `python manage.py process_account_creation_tasks --max-tasks=50`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, close_old_connections
+from django.db.models import Q
+from django.utils import timezone
+
+from account_creation.connectors import configure_pool, missing_configuration
+from account_creation.models import ACCOUNT_TYPE_CHOICES, AccountCreationTask, TaskStatus
+from account_creation.services.engine import ALL_ACCOUNT_TYPES, AccountCreationService, RunSummary, eligible_tasks
+from account_creation.services.retry import task_retry_failed
+
+COLUMNS = ("claimed", "completed", "retried", "failed", "blocked")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError(value)
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Create accounts for due tasks: IDaaS, then WeLink, then Email. Cron runs it every "
+        "5 minutes; --loop keeps it running on hosts without cron."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--max-tasks", type=_positive_int, default=50, help="Tasks to claim per run (50).")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Show what would run and why others wait; change nothing."
+        )
+        parser.add_argument(
+            "--concurrency", type=_positive_int, default=1, help="Worker threads making downstream calls (1)."
+        )
+        parser.add_argument("--loop", action="store_true", help="Run again every --interval seconds until stopped.")
+        parser.add_argument(
+            "--interval",
+            type=_positive_float,
+            default=None,
+            help="Seconds between runs with --loop (ACCOUNT_CREATION_RUN_INTERVAL_SECONDS, 300).",
+        )
+        parser.add_argument(
+            "--max-seconds", type=_positive_float, default=None, help="Stop claiming after this many seconds."
+        )
+        parser.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="Put failed and blocked tasks back to pending with a fresh attempt budget, then exit.",
+        )
+        parser.add_argument(
+            "--account-type",
+            choices=[value for value, _ in ACCOUNT_TYPE_CHOICES],
+            help="Only this account type (with --retry-failed, or to process one system).",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar even on a terminal.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._handle(**options)
+        except DatabaseError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CommandError(
+                f"Database unreachable ({first_line}); nothing was processed. Check DATABASE_URL "
+                "and the database server, then run again."
+            ) from exc
+
+    def _handle(self, **options: Any) -> None:
+        if options["retry_failed"]:
+            outcome = task_retry_failed(account_type=options["account_type"])
+            self.stdout.write(f"{len(outcome.retried)} task(s) put back to pending.")
+            for task_id, reason in sorted(outcome.refused.items()):
+                self.stdout.write(f"  not retried #{task_id}: {reason}")
+            return
+        if not settings.ACCOUNT_CREATION_ENABLED:
+            self.stdout.write("Account creation is disabled (ACCOUNT_CREATION_ENABLED=false); nothing to do.")
+            return
+        types = [options["account_type"]] if options["account_type"] else list(ALL_ACCOUNT_TYPES)
+        for system, missing in missing_configuration().items():
+            if missing and system in types:
+                self.stderr.write(
+                    f"{system} is not configured: set {', '.join(missing)}. Its tasks are not processed."
+                )
+        if options["dry_run"]:
+            self._dry_run(types, options["max_tasks"])
+            return
+        configure_pool(options["concurrency"])
+        stop = threading.Event()
+        self._install_signal_handlers(stop)
+        interval = options["interval"] or settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS
+        while True:
+            summary = self._run_once(types, options, stop)
+            self._print_summary(summary)
+            if not options["loop"] or stop.is_set():
+                return
+            close_old_connections()
+            stop.wait(interval)
+            if stop.is_set():
+                return
+
+    def _install_signal_handlers(self, stop: threading.Event) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def request_stop(signum: int, frame: Any) -> None:
+            if not stop.is_set():
+                self.stderr.write("Stopping: finishing tasks in flight, claiming no more.")
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    def _run_once(self, types: list[str], options: dict[str, Any], stop: threading.Event) -> RunSummary:
+        show_progress = not options["no_progress"] and sys.stderr.isatty()
+        total = options["max_tasks"]
+        last_draw = [0.0]
+
+        def progress(summary: RunSummary) -> None:
+            now = time.monotonic()
+            if now - last_draw[0] < 0.2:
+                return
+            last_draw[0] = now
+            done = sum(summary.total(key) for key in ("completed", "retried", "failed", "dropped"))
+            width = 30
+            filled = int(width * min(done, total) / max(total, 1))
+            sys.stderr.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {done} done, "
+                f"{summary.total('completed')} completed, {summary.total('failed')} failed"
+            )
+            sys.stderr.flush()
+
+        service = AccountCreationService(
+            max_tasks=options["max_tasks"],
+            concurrency=options["concurrency"],
+            max_seconds=options["max_seconds"],
+            account_types=types,
+            stop_event=stop,
+            on_progress=progress if show_progress else None,
+        )
+        summary = service.run()
+        if show_progress:
+            sys.stderr.write("\n")
+        return summary
+
+    def _print_summary(self, summary: RunSummary) -> None:
+        header = f"{'system':<8}" + "".join(f"{name:>11}" for name in COLUMNS)
+        lines = [header, "-" * len(header)]
+        totals: Counter[str] = Counter()
+        for system in ALL_ACCOUNT_TYPES:
+            counter = summary.per_type.get(system, Counter())
+            totals.update({name: counter[name] for name in COLUMNS})
+            lines.append(f"{system:<8}" + "".join(f"{counter[name]:>11}" for name in COLUMNS))
+        lines.append(f"{'total':<8}" + "".join(f"{totals[name]:>11}" for name in COLUMNS))
+        self.stdout.write("\n".join(lines))
+        extra = []
+        if summary.recovered:
+            extra.append(f"{summary.recovered} task(s) recovered from expired leases")
+        dropped = summary.total("dropped")
+        if dropped:
+            extra.append(f"{dropped} result(s) dropped after a lost lease")
+        self.stdout.write(
+            f"Run {summary.runner_id} finished in {summary.seconds:.2f} s: {summary.stop_reason}."
+            + (" " + "; ".join(extra) + "." if extra else "")
+        )
+
+    def _dry_run(self, types: list[str], max_tasks: int) -> None:
+        now = timezone.now()
+        configured = [t for t in types if not missing_configuration().get(t)]
+        would_run = list(eligible_tasks(now=now, account_types=configured)[:max_tasks])
+        self.stdout.write(f"Dry run: {len(would_run)} task(s) would run now (max {max_tasks}); nothing changed.")
+        for task in would_run:
+            self.stdout.write(f"  #{task.pk} {task.account_type:<7} {task.employee_number} ({task.business_key})")
+        pending = AccountCreationTask.objects.filter(status=TaskStatus.PENDING)
+        backoff = pending.filter(next_attempt_at__gt=now)
+        due = pending.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        eligible_ids = eligible_tasks(now=now, account_types=ALL_ACCOUNT_TYPES).values("pk")
+        waiting_dependency = due.exclude(pk__in=eligible_ids)
+        processing = AccountCreationTask.objects.filter(status=TaskStatus.PROCESSING)
+        expired = processing.filter(locked_until__lt=now)
+        unconfigured = due.exclude(account_type__in=configured)
+        self.stdout.write("Waiting:")
+        self.stdout.write(f"  {waiting_dependency.count()} wait for a dependency (their IDaaS task is not completed)")
+        earliest = backoff.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+        self.stdout.write(
+            f"  {backoff.count()} wait for their backoff"
+            + (f" (next due {timezone.localtime(earliest):%Y-%m-%d %H:%M:%S})" if earliest else "")
+        )
+        self.stdout.write(
+            f"  {processing.count()} are leased by a runner ({expired.count()} with an expired lease, "
+            "recovered at the next run)"
+        )
+        if unconfigured.exists():
+            self.stdout.write(f"  {unconfigured.count()} belong to systems that are not configured or not selected")

@@ -1,0 +1,127 @@
+"""Manual retry: put failed or blocked tasks back in the queue with a fresh attempt budget."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from account_creation.models import (
+    ACCOUNT_TYPE_DEPENDENCIES,
+    OCCUPYING_STATUSES,
+    AccountCreationLog,
+    AccountCreationTask,
+    TaskStatus,
+)
+from accountsync.exceptions import ConflictError
+from accountsync.logging import kv
+
+logger = logging.getLogger(__name__)
+RETRYABLE_STATUSES = (TaskStatus.FAILED, TaskStatus.BLOCKED)
+
+
+@dataclass
+class RetryOutcome:
+    retried: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def _retry_one(task: AccountCreationTask, attempts: int) -> None:
+    """Reset one task (inside the caller's transaction); raises ConflictError when it can't."""
+    if task.status not in RETRYABLE_STATUSES:
+        raise ConflictError(
+            f"Task #{task.pk} is {task.status}; only failed or blocked tasks can be retried.",
+            code="not_retryable",
+        )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            updated = AccountCreationTask.objects.filter(pk=task.pk, status=task.status).update(
+                status=TaskStatus.PENDING,
+                attempt_base=attempts,
+                next_attempt_at=None,
+                last_error="",
+                updated_at=now,
+            )
+    except IntegrityError as exc:
+        other = (
+            AccountCreationTask.objects.filter(
+                employee_number=task.employee_number,
+                account_type=task.account_type,
+                status__in=OCCUPYING_STATUSES,
+            )
+            .exclude(pk=task.pk)
+            .first()
+        )
+        raise ConflictError(
+            f"Task #{task.pk} cannot be retried: employee {task.employee_number} already has "
+            f"{task.account_type} task #{other.pk if other else '?'} ({other.status if other else '?'}).",
+            code="duplicate_active_task",
+        ) from exc
+    if not updated:
+        raise ConflictError(f"Task #{task.pk} changed while retrying; reload and try again.", code="changed")
+
+
+def task_retry_many(*, task_ids: list[int]) -> RetryOutcome:
+    """Retry each task; a blocked task's failed dependency is retried along with it."""
+    outcome = RetryOutcome()
+    with transaction.atomic():
+        tasks = list(AccountCreationTask.objects.select_for_update().filter(pk__in=task_ids).order_by("pk"))
+        blocked_people = {
+            (task.employee_number, dependency)
+            for task in tasks
+            if task.status == TaskStatus.BLOCKED
+            for dependency in ACCOUNT_TYPE_DEPENDENCIES.get(task.account_type, ())
+        }
+        # The failed dependencies of blocked tasks come first, so the chain restarts.
+        dependencies: list[AccountCreationTask] = []
+        for number, account_type in sorted(blocked_people):
+            failed = (
+                AccountCreationTask.objects.select_for_update()
+                .filter(employee_number=number, account_type=account_type, status=TaskStatus.FAILED)
+                .order_by("-pk")
+                .first()
+            )
+            has_active = AccountCreationTask.objects.filter(
+                employee_number=number, account_type=account_type, status__in=OCCUPYING_STATUSES
+            ).exists()
+            if failed is not None and not has_active and failed.pk not in task_ids:
+                dependencies.append(failed)
+        everything = dependencies + tasks
+        attempts = dict(
+            AccountCreationLog.objects.filter(task_id__in=[t.pk for t in everything])
+            .order_by()
+            .values("task_id")
+            .annotate(n=Count("id"))
+            .values_list("task_id", "n")
+        )
+        for task in everything:
+            try:
+                _retry_one(task, attempts.get(task.pk, 0))
+                outcome.retried.append(task.pk)
+            except ConflictError as exc:
+                outcome.refused[task.pk] = exc.message
+    for task_id in task_ids:
+        if task_id not in outcome.retried and task_id not in outcome.refused:
+            outcome.refused[task_id] = f"Task #{task_id} does not exist."
+    logger.info("tasks retried %s", kv(retried=len(outcome.retried), refused=len(outcome.refused)))
+    return outcome
+
+
+def task_retry(*, task_id: int) -> AccountCreationTask:
+    """Retry one task (API); raises ConflictError (409) when it is not failed or blocked."""
+    outcome = task_retry_many(task_ids=[task_id])
+    if task_id in outcome.refused:
+        raise ConflictError(outcome.refused[task_id], code="not_retryable")
+    return AccountCreationTask.objects.get(pk=task_id)
+
+
+def task_retry_failed(*, account_type: str | None = None) -> RetryOutcome:
+    """Retry every failed task (and blocked ones), optionally of one account type."""
+    queryset = AccountCreationTask.objects.filter(status__in=RETRYABLE_STATUSES)
+    if account_type:
+        queryset = queryset.filter(account_type=account_type)
+    return task_retry_many(task_ids=list(queryset.values_list("pk", flat=True)))
