@@ -1,0 +1,326 @@
+"""What the three HTTP connectors share: the session, timeouts, answers, tokens, redaction.
+
+Creates are not idempotent, so nothing here retries a request on its own (no urllib3
+``Retry``): a failed call becomes a :class:`RetryableError` or :class:`PermanentError` and
+the engine decides. The only repeat is the connectors' "token expired: refetch once".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from account_creation import countries
+from account_creation.connectors.base import (
+    ConnectorError,
+    PermanentError,
+    Person,
+    ProvisioningRequest,
+    RetryableError,
+)
+from accountsync.logging import kv
+from accountsync.redaction import mask_phone, mask_phones_in_text, redact_data, redact_text, register_secret
+
+logger = logging.getLogger(__name__)
+
+# A connect timeout means the request never left: keep it short so a dead host fails fast.
+CONNECT_TIMEOUT_MAX = 10.0
+EXCERPT_CHARS = 300
+PHONE_KEYS = frozenset({"mobile", "mobilenumber", "phonenumber", "phone", "telephone"})
+
+
+# --- sessions and timeouts -------------------------------------------------------------
+
+
+def http_timeout() -> tuple[float, float]:
+    """(connect, read) seconds from ACCOUNT_CREATION_HTTP_TIMEOUT."""
+    read = float(settings.ACCOUNT_CREATION_HTTP_TIMEOUT)
+    return (min(CONNECT_TIMEOUT_MAX, read), read)
+
+
+def build_session() -> requests.Session:
+    """One session per connector: a connection pool as large as the engine's thread count."""
+    from account_creation.connectors import pool_size
+
+    size = pool_size()
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=size, pool_maxsize=size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+
+def mask_personal(data: Any) -> Any:
+    """Copy of JSON-like data with phone numbers masked (by key, and inside free text)."""
+    if isinstance(data, dict):
+        return {
+            key: (mask_phone(str(value)) if isinstance(key, str) and key.lower() in PHONE_KEYS and value
+                  else mask_personal(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, list | tuple):
+        return [mask_personal(item) for item in data]
+    if isinstance(data, str):
+        return mask_phones_in_text(data)
+    return data
+
+
+def safe(data: Any) -> Any:
+    """What may go into details and logs: secrets redacted, phone numbers masked."""
+    return mask_personal(redact_data(data))
+
+
+def safe_text(text: object, limit: int = EXCERPT_CHARS) -> str:
+    text = mask_phones_in_text(redact_text(str(text)))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def response_code(body: Any) -> str:
+    """The body's code as a string ("0" and 0 alike); gateway errors use ``errorCode``."""
+    if not isinstance(body, dict):
+        return ""
+    for key in ("code", "errorCode", "error_code"):
+        value = body.get(key)
+        if value is not None and value != "":
+            return str(value).strip()
+    return ""
+
+
+def response_message(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    for key in ("message", "msg", "errorMessage", "error_msg", "errmsg"):
+        value = body.get(key)
+        if value:
+            return safe_text(value)
+    return ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A downstream HTTP answer: status, the JSON body (None when not JSON) and an excerpt."""
+
+    status: int
+    body: Any
+    excerpt: str
+
+    @property
+    def code(self) -> str:
+        return response_code(self.body)
+
+    @property
+    def message(self) -> str:
+        return response_message(self.body)
+
+    @property
+    def is_json_object(self) -> bool:
+        return isinstance(self.body, dict)
+
+    def details(self, **extra: Any) -> dict[str, Any]:
+        details: dict[str, Any] = {"http_status": self.status}
+        if self.code:
+            details["code"] = self.code
+        if self.message:
+            details["message"] = self.message
+        if not self.is_json_object:
+            details["body_excerpt"] = self.excerpt
+        details.update(extra)
+        return details
+
+
+def post_json(
+    session: requests.Session,
+    url: str,
+    payload: dict[str, Any],
+    *,
+    headers: dict[str, str],
+    system: str,
+    action: str,
+    request_details: Any = None,
+) -> Answer:
+    """POST JSON and return the answer; transport failures, 429 and 5xx raise RetryableError.
+
+    ``request_details`` is the redacted request body to attach to errors (never headers).
+    """
+    extra = {"request": request_details} if request_details is not None else {}
+    started = time.monotonic()
+    try:
+        response = session.post(url, json=payload, headers=headers, timeout=http_timeout())
+    except requests.Timeout as exc:
+        sent = not isinstance(exc, requests.ConnectTimeout)
+        logger.warning(kv(event="http_timeout", system=system, action=action, sent=sent))
+        outcome = ("the request may have been applied" if sent
+                   else "the request was not sent")
+        raise RetryableError(
+            f"{system} {action}: no answer within {http_timeout()[1 if sent else 0]:g} s ({outcome}); "
+            "the task retries on its own.",
+            details={"error": type(exc).__name__, "maybe_applied": sent, **extra},
+        ) from None
+    except requests.RequestException as exc:
+        logger.warning(kv(event="http_error", system=system, action=action, error=type(exc).__name__))
+        raise RetryableError(
+            f"{system} {action}: cannot reach {system} ({type(exc).__name__}: {safe_text(exc, 200)}); "
+            "the task retries on its own.",
+            details={"error": type(exc).__name__, "maybe_applied": True, **extra},
+        ) from None
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    answer = Answer(status=response.status_code, body=body, excerpt=safe_text(response.text))
+    logger.info(kv(event="http_answer", system=system, action=action, status=answer.status,
+                   code=answer.code or "-", ms=elapsed_ms))
+    if answer.status == 429:
+        raise RetryableError(
+            f"{system} {action}: rate limited (HTTP 429); the task retries later.",
+            details=answer.details(**extra),
+        )
+    if answer.status >= 500:
+        raise RetryableError(
+            f"{system} {action}: server error HTTP {answer.status}"
+            + (f" ({answer.message})" if answer.message else "") + "; the task retries on its own.",
+            details=answer.details(maybe_applied=True, **extra),
+        )
+    return answer
+
+
+def malformed(answer: Answer, *, system: str, action: str, request_details: Any = None) -> RetryableError:
+    """The error for a body that is not the JSON object the contract promises."""
+    extra = {"request": request_details} if request_details is not None else {}
+    return RetryableError(
+        f"{system} {action}: HTTP {answer.status} with a body that is not a JSON object "
+        f"(starts {answer.excerpt[:80]!r}); the task retries on its own. If it persists, check "
+        f"that the {system} base URL points at the API and not at a proxy or login page.",
+        details=answer.details(maybe_applied=True, **extra),
+    )
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+# How long a permanent token failure (bad credentials, locked client) is remembered: calls in
+# that window fail fast instead of hammering the token endpoint (WeLink locks the client).
+TOKEN_FAILURE_MEMORY_SECONDS = 60.0
+EARLY_REFRESH_SECONDS = 300.0
+
+
+def token_lifetime(expires_in: Any, *, default: float) -> float:
+    """Seconds to keep a token: ``expires_in - 300``, or half of a short lifetime."""
+    try:
+        seconds = float(expires_in)
+    except (TypeError, ValueError):
+        seconds = default
+    if seconds <= 0:
+        seconds = default
+    if seconds > EARLY_REFRESH_SECONDS:
+        return seconds - EARLY_REFRESH_SECONDS
+    return seconds / 2
+
+
+class TokenCache:
+    """One access token per process, shared by every thread.
+
+    ``fetch`` returns ``(token, seconds_to_keep_it)``. One lock serialises fetching, so when
+    many threads need a token at once exactly one fetches and the others reuse its result.
+    A :class:`PermanentError` from ``fetch`` is remembered for ``failure_memory`` seconds.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], tuple[str, float]],
+        *,
+        system: str,
+        failure_memory: float = TOKEN_FAILURE_MEMORY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._fetch = fetch
+        self._system = system
+        self._failure_memory = failure_memory
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._valid_until = 0.0
+        self._failure: PermanentError | None = None
+        self._failure_until = 0.0
+
+    def get(self) -> str:
+        with self._lock:
+            now = self._clock()
+            if self._token is not None and now < self._valid_until:
+                return self._token
+            if self._failure is not None and now < self._failure_until:
+                raise PermanentError(
+                    f"{self._failure.message} (remembered for {self._failure_memory:g} s "
+                    "to avoid locking the client; not retried against the server)",
+                    details={**self._failure.details, "remembered": True},
+                )
+            self._token = None
+            try:
+                token, keep_for = self._fetch()
+            except PermanentError as exc:
+                self._failure, self._failure_until = exc, self._clock() + self._failure_memory
+                raise
+            register_secret(token)
+            self._token, self._valid_until = token, self._clock() + keep_for
+            self._failure = None
+            logger.info(kv(event="token_fetched", system=self._system, valid_seconds=int(keep_for)))
+            return token
+
+    def invalidate(self, token: str) -> None:
+        """Drop ``token`` when the server rejected it (unless another thread replaced it already)."""
+        with self._lock:
+            if self._token == token:
+                self._token, self._valid_until = None, 0.0
+                logger.info(kv(event="token_dropped", system=self._system))
+
+
+# --- people -------------------------------------------------------------------------------
+
+_NON_DIGITS = re.compile(r"\D+")
+
+
+def phone_parts(person: Person) -> tuple[str, str]:
+    """(calling code, national digits): ("+86", "13800138000").
+
+    A number given in international form (+86 138…, 0086 138…) loses its calling code.
+    """
+    code = countries.calling_code(person.country)
+    raw = (person.phone_number or "").strip()
+    digits = _NON_DIGITS.sub("", raw)
+    code_digits = code.lstrip("+")
+    if raw.startswith("+") and digits.startswith(code_digits):
+        digits = digits[len(code_digits):]
+    elif raw.startswith("00" + code_digits):
+        digits = digits[2 + len(code_digits):]
+    return code, digits
+
+
+def log_context(request: ProvisioningRequest) -> dict[str, object]:
+    """Who a log line is about (never the phone number)."""
+    return {"task": request.task_id, "employee": request.person.employee_number, "attempt": request.attempt}
+
+
+def error_with(exc: ConnectorError, **extra: Any) -> ConnectorError:
+    """Add context to an error's details (returns the same error)."""
+    exc.details = {**exc.details, **extra}
+    return exc
+
+
+def dumps(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

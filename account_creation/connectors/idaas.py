@@ -1,0 +1,155 @@
+"""IDaaS (HIS3 IAM gateway): create the directory user that later becomes the AD account.
+
+Contract (docs/spec "downstream-apis", table at the top): no public look-up exists, so
+exactly-once rests on the duplicate answer: HTTP 409 or a body code in
+``IDAAS_DUPLICATE_CODES`` means the user exists and is adopted as success.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from account_creation import countries
+from account_creation.connectors.base import AccountResult, PermanentError, ProvisioningRequest, RetryableError
+from account_creation.connectors.http import (
+    Answer,
+    TokenCache,
+    build_session,
+    log_context,
+    malformed,
+    phone_parts,
+    post_json,
+    safe,
+    token_lifetime,
+)
+from accountsync.logging import kv
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = "IDaaS"
+TOKEN_PATH = "/api/iam/auth/enterprise-token"  # noqa: S105 - a URL path, not a secret
+CREATE_PATH = "/api/idaas/idm-openapi/enterprise/{enterprise_id}/user/onboarding"
+SUCCESS_CODE = "201"
+# The predecessor's default when the answer has no expires_in.
+DEFAULT_TOKEN_SECONDS = 86399.0
+# Where an id of the created user may be in the (undocumented) success answer.
+_ID_KEYS = ("userId", "id", "uid", "userUuid")
+
+
+class IdaasConnector:
+    account_type = "idaas"
+
+    def __init__(self) -> None:
+        self.base_url = settings.IDAAS_BASE_URL.rstrip("/")
+        self.enterprise_id = settings.IDAAS_ENTERPRISE_ID
+        self.session = build_session()
+        self.tokens = TokenCache(self._fetch_token, system=SYSTEM)
+
+    # --- token ------------------------------------------------------------------------
+
+    def _fetch_token(self) -> tuple[str, float]:
+        payload = {"data": {"type": "token", "attributes": {
+            "account": settings.IDAAS_ACCOUNT, "secret": settings.IDAAS_SECRET}}}
+        answer = post_json(self.session, self.base_url + TOKEN_PATH, payload,
+                           headers={"Content-Type": "application/json"}, system=SYSTEM, action="token")
+        if not answer.is_json_object:
+            raise malformed(answer, system=SYSTEM, action="token")
+        token = answer.body.get("access_token")
+        if answer.code == SUCCESS_CODE and isinstance(token, str) and token:
+            return token, token_lifetime(answer.body.get("expires_in"), default=DEFAULT_TOKEN_SECONDS)
+        if 400 <= answer.status < 500 or answer.code.startswith("4"):
+            raise PermanentError(
+                f"{SYSTEM} refused the enterprise token (HTTP {answer.status}, code {answer.code or '-'}"
+                + (f": {answer.message}" if answer.message else "")
+                + "). Check IDAAS_ACCOUNT and IDAAS_SECRET, then retry the task.",
+                details=answer.details(),
+            )
+        raise RetryableError(
+            f"{SYSTEM} token answer without a token (HTTP {answer.status}, code {answer.code or '-'}); "
+            "the task retries on its own.",
+            details=answer.details(),
+        )
+
+    # --- create -----------------------------------------------------------------------
+
+    def payload(self, request: ProvisioningRequest) -> dict[str, Any]:
+        person = request.person
+        calling_code, mobile = phone_parts(person)
+        return {"userInfo": {
+            "employeeNumber": person.employee_number,
+            "name": person.employee_name,
+            "englishName": request.english_name,
+            "userName": request.username,
+            "userType": request.idaas_user_type,
+            "email": request.email,
+            "mobileCountryCode": calling_code,
+            "mobile": mobile,
+            "userExtends": {"workArea": countries.work_area(person.country), "ou": request.ou},
+        }}
+
+    def create(self, request: ProvisioningRequest) -> AccountResult:
+        payload = self.payload(request)
+        request_details = safe(payload)
+        url = self.base_url + CREATE_PATH.format(enterprise_id=self.enterprise_id)
+        context = log_context(request)
+        for refreshed in (False, True):
+            token = self.tokens.get()
+            answer = post_json(self.session, url, payload, system=SYSTEM, action="create",
+                               headers={"Authorization": token, "Content-Type": "application/json"},
+                               request_details=request_details)
+            if answer.status != 401:
+                break
+            self.tokens.invalidate(token)
+            logger.info(kv(event="token_rejected", system=SYSTEM, refreshed=refreshed, **context))
+        else:
+            raise RetryableError(
+                f"{SYSTEM} create: HTTP 401 even with a freshly fetched token; the task retries on its "
+                "own. If it persists, check that IDAAS_ACCOUNT may call the onboarding API.",
+                details=answer.details(request=request_details),
+            )
+        return self._result(request, answer, request_details, context)
+
+    def _result(self, request: ProvisioningRequest, answer: Answer, request_details: Any,
+                context: dict[str, object]) -> AccountResult:
+        duplicate_codes = {str(code).strip() for code in settings.IDAAS_DUPLICATE_CODES}
+        if answer.status == 409 or (answer.code and answer.code in duplicate_codes):
+            logger.info(kv(event="adopted", system=SYSTEM, status=answer.status, code=answer.code or "-", **context))
+            return AccountResult(account_id=request.username, username=request.username,
+                                 email=request.email, adopted=True)
+        if not answer.is_json_object:
+            if 400 <= answer.status < 500:
+                raise PermanentError(
+                    f"{SYSTEM} create refused the user with HTTP {answer.status} (body not JSON: "
+                    f"{answer.excerpt[:120]!r}). Correct the data, then retry the task.",
+                    details=answer.details(request=request_details),
+                )
+            raise malformed(answer, system=SYSTEM, action="create", request_details=request_details)
+        if answer.code == SUCCESS_CODE and answer.status < 400:
+            logger.info(kv(event="created", system=SYSTEM, **context))
+            return AccountResult(account_id=_account_id(answer.body) or request.username,
+                                 username=request.username, email=request.email)
+        details = answer.details(request=request_details)
+        reason = f"HTTP {answer.status}, code {answer.code or '-'}" + (
+            f": {answer.message}" if answer.message else "")
+        if 400 <= answer.status < 500 or (len(answer.code) == 3 and answer.code.startswith("4")):
+            raise PermanentError(
+                f"{SYSTEM} refused the user ({reason}). Check the OU {request.ou!r}, the user type "
+                f"{request.idaas_user_type!r}, the phone number and the email, then retry the task.",
+                details=details,
+            )
+        raise RetryableError(f"{SYSTEM} create: unexpected answer ({reason}); the task retries on its own.",
+                             details=details)
+
+
+def _account_id(body: dict[str, Any]) -> str:
+    """An id of the new user, if the answer has one (top level or under ``data``)."""
+    for container in (body, body.get("data"), body.get("userInfo")):
+        if isinstance(container, dict):
+            for key in _ID_KEYS:
+                value = container.get(key)
+                if isinstance(value, str | int) and str(value):
+                    return str(value)
+    return ""

@@ -1,0 +1,234 @@
+"""WeLink open platform: the contact (address book) user, keyed by ``corpUserId``.
+
+Exactly-once: always look the user up by ``corpUserId`` (the employee number) before
+creating, and look again after a create that timed out or did not answer ``"0"``: a user
+found either way is adopted as success. Codes are compared as strings (WeLink mixes
+``"0"`` and ``0``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from account_creation.connectors.base import (
+    AccountResult,
+    ConnectorError,
+    PermanentError,
+    ProvisioningRequest,
+    RetryableError,
+)
+from account_creation.connectors.http import (
+    Answer,
+    TokenCache,
+    build_session,
+    log_context,
+    malformed,
+    phone_parts,
+    post_json,
+    safe,
+    token_lifetime,
+)
+from accountsync.logging import kv
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = "WeLink"
+TOKEN_PATH = "/api/auth/v2/tickets"  # noqa: S105 - a URL path, not a secret
+DETAIL_PATH = "/api/contact/v2/user/detail"
+CREATE_PATH = "/api/contact/v1/user/create"
+DEFAULT_TOKEN_SECONDS = 7200.0
+
+OK = "0"
+NO_SUCH_USER = "47012"
+TOKEN_EXPIRED = "47103"  # noqa: S105 - an error code
+RATE_LIMITED = "48503"
+# Retrying cannot help until a person changes the data, the department or the app's grants.
+PERMANENT_CODES: dict[str, str] = {
+    "47004": "a field has an invalid value",
+    "47008": "the data failed WeLink's validation",
+    "47106": "the department (or its parent) does not exist in WeLink",
+    "501": "the API is not granted to the app: grant it in the WeLink developer console",
+}
+# Token errors: retrying only locks the client (41403), so they are permanent and remembered.
+CREDENTIAL_CODES: dict[str, str] = {
+    "41403": "the client is locked after too many failed attempts",
+    "10007": "wrong client id or secret",
+    "41579": "the client id is empty",
+    "41580": "the client secret is empty",
+}
+
+
+class WelinkConnector:
+    account_type = "welink"
+
+    def __init__(self) -> None:
+        self.base_url = settings.WELINK_BASE_URL.rstrip("/")
+        self.session = build_session()
+        self.tokens = TokenCache(self._fetch_token, system=SYSTEM)
+
+    # --- token ------------------------------------------------------------------------
+
+    def _fetch_token(self) -> tuple[str, float]:
+        payload = {"client_id": settings.WELINK_CLIENT_ID, "client_secret": settings.WELINK_CLIENT_SECRET}
+        answer = post_json(self.session, self.base_url + TOKEN_PATH, payload,
+                           headers={"Content-Type": "application/json"}, system=SYSTEM, action="token")
+        if not answer.is_json_object:
+            raise malformed(answer, system=SYSTEM, action="token")
+        token = answer.body.get("access_token")
+        if answer.code == OK and isinstance(token, str) and token:
+            return token, token_lifetime(answer.body.get("expires_in"), default=DEFAULT_TOKEN_SECONDS)
+        if answer.code in CREDENTIAL_CODES:
+            raise PermanentError(
+                f"{SYSTEM} refused the client credentials (code {answer.code}: "
+                f"{CREDENTIAL_CODES[answer.code]}). Check WELINK_CLIENT_ID and WELINK_CLIENT_SECRET"
+                + (" and ask the WeLink admin to unlock the client" if answer.code == "41403" else "")
+                + ", then retry the task.",
+                details=answer.details(),
+            )
+        raise RetryableError(
+            f"{SYSTEM} token: no token in the answer (HTTP {answer.status}, code {answer.code or '-'}"
+            + (f": {answer.message}" if answer.message else "") + "); the task retries on its own.",
+            details=answer.details(),
+        )
+
+    # --- calls ------------------------------------------------------------------------
+
+    def _call(self, action: str, path: str, payload: dict[str, Any], *, request_details: Any,
+              context: dict[str, object]) -> Answer:
+        """POST with the token; a rejected token is dropped and refetched once."""
+        for refreshed in (False, True):
+            token = self.tokens.get()
+            answer = post_json(
+                self.session, self.base_url + path, payload, system=SYSTEM, action=action,
+                headers={"x-wlk-Authorization": token, "Content-Type": "application/json",
+                         "Accept-Charset": "UTF-8"},
+                request_details=request_details,
+            )
+            if not answer.is_json_object:
+                raise malformed(answer, system=SYSTEM, action=action, request_details=request_details)
+            if answer.code != TOKEN_EXPIRED and answer.status != 401:
+                return answer
+            self.tokens.invalidate(token)
+            logger.info(kv(event="token_rejected", system=SYSTEM, action=action, refreshed=refreshed, **context))
+        raise RetryableError(
+            f"{SYSTEM} {action}: the token was rejected as expired even right after refetching it; "
+            "the task retries on its own.",
+            details=answer.details(request=request_details),
+        )
+
+    def _classify(self, answer: Answer, *, action: str, request_details: Any) -> ConnectorError:
+        code = answer.code
+        details = answer.details(request=request_details)
+        reason = f"code {code or '-'}" + (f": {answer.message}" if answer.message else "")
+        if code == RATE_LIMITED:
+            return RetryableError(f"{SYSTEM} {action}: rate limited ({reason}); the task retries later.",
+                                  details=details)
+        if code in PERMANENT_CODES:
+            return PermanentError(
+                f"{SYSTEM} {action} refused ({reason}): {PERMANENT_CODES[code]}. Correct it, then retry the task.",
+                details=details,
+            )
+        if code in CREDENTIAL_CODES:
+            return PermanentError(
+                f"{SYSTEM} {action} refused the credentials ({reason}). Check WELINK_CLIENT_ID and "
+                "WELINK_CLIENT_SECRET, then retry the task.",
+                details=details,
+            )
+        return RetryableError(f"{SYSTEM} {action}: unexpected answer (HTTP {answer.status}, {reason}); "
+                              "the task retries on its own.", details=details)
+
+    def lookup(self, employee_number: str, *, context: dict[str, object] | None = None) -> str | None:
+        """The WeLink userId of the person with this corpUserId, or None when there is none."""
+        payload = {"corpUserId": employee_number}
+        answer = self._call("look-up", DETAIL_PATH, payload, request_details=payload, context=context or {})
+        if answer.code == NO_SUCH_USER:
+            return None
+        if answer.code != OK:
+            raise self._classify(answer, action="look-up", request_details=payload)
+        user = _user_data(answer.body)
+        if not user:
+            return None
+        return str(user.get("userId") or user.get("corpUserId") or employee_number)
+
+    # --- create -----------------------------------------------------------------------
+
+    def payload(self, request: ProvisioningRequest) -> dict[str, Any]:
+        person = request.person
+        calling_code, digits = phone_parts(person)
+        return {
+            "corpUserId": person.employee_number,
+            "employeeId": person.employee_number,
+            "userNameCn": person.employee_name,
+            "userNameEn": request.english_name,
+            "mobileNumber": f"{calling_code}-{digits}",
+            "corpDeptCodes": [request.corp_dept_code],
+            "personType": request.welink_person_type,
+            "userEmail": request.email,
+        }
+
+    def create(self, request: ProvisioningRequest) -> AccountResult:
+        context = log_context(request)
+        number = request.person.employee_number
+        user_id = self.lookup(number, context=context)
+        if user_id is not None:
+            logger.info(kv(event="adopted", system=SYSTEM, found="before_create", **context))
+            return self._result(request, user_id, adopted=True)
+        if not request.corp_dept_code:
+            raise RetryableError(
+                f"No WeLink department code for departmentCode {request.person.department_code!r}: add "
+                "the department mapping (its IDaaS department code is the corpDeptCode WeLink knows); "
+                "the task retries on its own.",
+                details={"department_code": request.person.department_code},
+            )
+        payload = self.payload(request)
+        request_details = safe(payload)
+        try:
+            answer = self._call("create", CREATE_PATH, payload, request_details=request_details, context=context)
+        except RetryableError as exc:
+            # A timeout or 5xx may hide a created user: look before deciding.
+            return self._after_failed_create(request, exc, context)
+        if answer.code == OK:
+            user_id = _text(answer.body.get("userId")) or self.lookup(number, context=context) or number
+            logger.info(kv(event="created", system=SYSTEM, **context))
+            return self._result(request, user_id)
+        error = self._classify(answer, action="create", request_details=request_details)
+        return self._after_failed_create(request, error, context)
+
+    def _after_failed_create(self, request: ProvisioningRequest, error: ConnectorError,
+                             context: dict[str, object]) -> AccountResult:
+        try:
+            user_id = self.lookup(request.person.employee_number, context=context)
+        except ConnectorError as lookup_error:
+            raise RetryableError(
+                f"{error.message} The look-up that checks whether the user exists anyway failed too "
+                f"({lookup_error.message}); the task retries and looks up first.",
+                details={**error.details, "lookup_error": lookup_error.message},
+            ) from None
+        if user_id is not None:
+            logger.info(kv(event="adopted", system=SYSTEM, found="after_create", **context))
+            return self._result(request, user_id, adopted=True)
+        raise error
+
+    @staticmethod
+    def _result(request: ProvisioningRequest, user_id: str, *, adopted: bool = False) -> AccountResult:
+        return AccountResult(account_id=user_id, username=request.username, email=request.email,
+                             adopted=adopted)
+
+
+def _text(value: Any) -> str:
+    return str(value) if isinstance(value, str | int) and str(value) else ""
+
+
+def _user_data(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The user in a detail answer: under ``data`` (object or one-item list) or at the top level."""
+    data = body.get("data")
+    if isinstance(data, list):
+        data = data[0] if data else None
+    if isinstance(data, dict) and data:
+        return data
+    if any(body.get(key) for key in ("userId", "corpUserId")):
+        return body
+    return None
