@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -26,7 +28,20 @@ def anon_client() -> APIClient:
 
 
 @pytest.fixture
-def departments(db):
+def employee_types(db):
+    """The bundled employee types. A data migration adds them, but a transactional test
+    flushes the tables afterwards, so later tests would find none: restore them."""
+    from django.apps import apps
+
+    from departments.models import EmployeeTypeMapping
+
+    if not EmployeeTypeMapping.objects.exists():
+        module = importlib.import_module("departments.migrations.0002_default_employee_types")
+        module.add_defaults(apps, None)
+
+
+@pytest.fixture
+def departments(employee_types):
     from departments.services import department_mappings_load
 
     department_mappings_load()

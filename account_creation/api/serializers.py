@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -20,11 +21,17 @@ from accountsync.redaction import mask_phone
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers and booleans instead of converting them."""
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "control": "Must not contain control characters.",
+    }
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        # NUL and lone surrogates are refused by CharField's own validators.
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in data):
+            self.fail("control")
         return super().to_internal_value(data)
 
 
@@ -32,6 +39,9 @@ EMPLOYEE_NUMBER_MAX = 19  # the IDaaS userName (initial + number) must fit AD's 
 employee_number_validator = RegexValidator(
     r"^[A-Za-z0-9_-]+$",
     "Use only letters, digits, '-' and '_' (it becomes part of the AD account name).",
+)
+origin_system_validator = RegexValidator(
+    r"^[A-Za-z0-9_.:-]+$", "Use only letters, digits, '.', ':', '-' and '_' (e.g. oa)."
 )
 phone_validator = RegexValidator(
     r"^\+?[0-9][0-9 \-]{4,22}[0-9]$",
@@ -42,7 +52,9 @@ phone_validator = RegexValidator(
 class CreateAccountsRequestSerializer(serializers.Serializer):
     """The request envelope the OA system sends (camelCase)."""
 
-    originSystem = StrictCharField(max_length=64, help_text="Sending system, e.g. oa.")
+    originSystem = StrictCharField(
+        max_length=64, validators=[origin_system_validator], help_text="Sending system, e.g. oa."
+    )
     businessKey = StrictCharField(
         max_length=128, help_text="The approval's id; the same key again is a replay."
     )
@@ -51,7 +63,14 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         max_length=32, help_text="Employee type code, mapped to IDaaS userType/WeLink personType."
     )
     systemList = serializers.ListField(
-        child=serializers.ChoiceField(choices=ACCOUNT_TYPE_CHOICES),
+        child=serializers.ChoiceField(
+            choices=ACCOUNT_TYPE_CHOICES,
+            error_messages={
+                "invalid_choice": "Unknown system \"{input}\"; use "
+                + ", ".join(value for value, _ in ACCOUNT_TYPE_CHOICES)
+                + "."
+            },
+        ),
         allow_empty=False,
         help_text="Systems to create accounts in: idaas, welink, email.",
     )
@@ -78,6 +97,9 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         return seen
 
 
+NAME_PUNCTUATION = frozenset(" .·・'-")
+
+
 class AccountUserSerializer(serializers.Serializer):
     """One person in userList."""
 
@@ -101,8 +123,16 @@ class AccountUserSerializer(serializers.Serializer):
         return code
 
     def validate_employeeName(self, value: str) -> str:  # noqa: N802 - wire name
-        if any(ord(ch) < 32 for ch in value):
-            raise serializers.ValidationError("The name must not contain control characters.")
+        # The name becomes the directory display name and, via pinyin, the account and
+        # mailbox names: letters of any script, combining marks, spaces and the few
+        # punctuation marks names use (O'Neil, Anne-Marie, 阿卜杜·热合曼).
+        if not all(
+            ch.isalpha() or ch in NAME_PUNCTUATION or unicodedata.category(ch).startswith("M")
+            for ch in value
+        ):
+            raise serializers.ValidationError(
+                "Use only letters, spaces and . · ' - in a name."
+            )
         return value.strip()
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from account_creation.models import (
     ACCOUNT_TYPE_DEPENDENCIES,
@@ -28,6 +29,10 @@ from departments.models import DepartmentMapping, EmployeeTypeMapping
 
 logger = logging.getLogger(__name__)
 
+# Stored in a reuse warning of the request row (not sent to the client), so a replay can
+# list the reused task again.
+REUSED_TASK_KEY = "reusedTaskId"
+
 
 @dataclass(frozen=True)
 class IntakeIssue:
@@ -38,6 +43,8 @@ class IntakeIssue:
     field: str
     message: str
 
+    reused_task_id: int | None = None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
@@ -45,6 +52,16 @@ class IntakeIssue:
             "field": self.field,
             "message": self.message,
         }
+
+    def as_stored_dict(self) -> dict[str, Any]:
+        stored = self.as_dict()
+        if self.reused_task_id is not None:
+            stored[REUSED_TASK_KEY] = self.reused_task_id
+        return stored
+
+
+def _public(issue: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in issue.items() if key != REUSED_TASK_KEY}
 
 
 @dataclass
@@ -79,7 +96,8 @@ class IntakeRejected(Exception):
 def payload_fingerprint(envelope: dict[str, Any], users: list[Any]) -> str:
     body = {**envelope, "userList": users}
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # surrogatepass: an unpaired surrogate in an ignored key must not turn into a 500.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def request_create_accounts(
@@ -117,7 +135,9 @@ def request_create_accounts(
     raise AssertionError("unreachable")
 
 
-def _replay(existing: AccountCreationRequest, fingerprint: str) -> IntakeResult:
+def _replay(
+    existing: AccountCreationRequest, fingerprint: str, users: list[tuple[int, dict[str, Any]]]
+) -> IntakeResult:
     if existing.payload_sha256 != fingerprint:
         raise ConflictError(
             f"businessKey {existing.business_key!r} from {existing.origin_system!r} was already "
@@ -125,11 +145,18 @@ def _replay(existing: AccountCreationRequest, fingerprint: str) -> IntakeResult:
             "A replay must repeat the same body; a new request needs a new businessKey.",
             code="business_key_reused",
         )
-    tasks = list(existing.tasks.order_by("id"))
+    # The request's own tasks, plus the tasks of other requests it reused (recorded in
+    # its warnings), in the order of the first answer: by user, then by run order.
+    reused_ids = [w[REUSED_TASK_KEY] for w in existing.warnings if w.get(REUSED_TASK_KEY)]
+    tasks = list(
+        AccountCreationTask.objects.filter(Q(request=existing) | Q(pk__in=reused_ids)).order_by("id")
+    )
+    position = {user["employeeNumber"]: index for index, user in users}
+    tasks.sort(key=lambda task: (position.get(task.employee_number, len(position)), task.sequence, task.pk))
     return IntakeResult(
         tasks=[(task, False) for task in tasks],
         errors=list(existing.errors),
-        warnings=list(existing.warnings),
+        warnings=[_public(warning) for warning in existing.warnings],
         replayed=True,
         request=existing,
     )
@@ -151,7 +178,7 @@ def _accept(
         origin_system=origin_system, business_key=business_key
     ).first()
     if existing_request is not None:
-        return _replay(existing_request, fingerprint)
+        return _replay(existing_request, fingerprint, users)
 
     errors = list(rejected)
     if not EmployeeTypeMapping.objects.filter(employee_type=envelope["employeeType"]).exists():
@@ -225,6 +252,7 @@ def _accept(
                         "systemList",
                         f"Employee {number} already has a {system} task #{existing.pk} "
                         f"({existing.status}); it was reused, not duplicated.",
+                        reused_task_id=existing.pk,
                     )
                 )
                 planned.append((existing, False))
@@ -258,7 +286,7 @@ def _accept(
             user_count=len(users) + len(rejected),
             accepted_count=accepted_users,
             errors=error_dicts,
-            warnings=warning_dicts,
+            warnings=[issue.as_stored_dict() for issue in warnings],
             client=client if getattr(client, "pk", None) else None,
         )
         new_tasks = [task for task, created in planned if created]
