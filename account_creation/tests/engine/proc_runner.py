@@ -1,0 +1,97 @@
+"""Child-process helper for the multi-process engine tests (not collected by pytest).
+
+python proc_runner.py seed N            create N people x 3 systems through the intake
+python proc_runner.py run LATENCY MAX    run the engine with fake connectors (LATENCY s per call)
+python proc_runner.py verify            print JSON facts about tasks and attempts
+Reads DATABASE_URL; uses accountsync.test_settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "accountsync.test_settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db.models import Count, Q  # noqa: E402
+
+from account_creation.connectors import override_connectors  # noqa: E402
+from account_creation.connectors.fake import FakeConnector  # noqa: E402
+from account_creation.models import AccountCreationLog, AccountCreationTask  # noqa: E402
+from account_creation.services.engine import AccountCreationService  # noqa: E402
+from account_creation.services.intake import payload_fingerprint, request_create_accounts  # noqa: E402
+from departments.services import department_mappings_load  # noqa: E402
+
+SURNAMES = "张王李赵刘陈杨黄周吴"
+
+
+def seed(count: int) -> None:
+    department_mappings_load()
+    envelope = {
+        "originSystem": "oa",
+        "businessKey": f"proc-{count}-{os.getpid()}",
+        "accountType": "personal",
+        "employeeType": "W",
+        "systemList": ["idaas", "welink", "email"],
+    }
+    users = [
+        (
+            i,
+            {
+                "employeeNumber": f"M{i:06d}",
+                "employeeName": SURNAMES[i % 10] + "伟",
+                "departmentCode": "120000",
+                "phoneNumber": "13800138000",
+                "partnerCompany": "",
+                "country": "cn",
+            },
+        )
+        for i in range(count)
+    ]
+    request_create_accounts(
+        envelope=envelope, users=users, rejected=[], fingerprint=payload_fingerprint(envelope, [])
+    )
+    print(AccountCreationTask.objects.count())
+
+
+def run(latency: float, max_tasks: int, concurrency: int) -> None:
+    fakes = {s: FakeConnector(s, latency_seconds=latency) for s in ("idaas", "welink", "email")}
+    with override_connectors(fakes):
+        summary = AccountCreationService(max_tasks=max_tasks, concurrency=concurrency).run()
+    print(json.dumps({"claimed": summary.total("claimed"), "completed": summary.total("completed")}), flush=True)
+
+
+def verify() -> None:
+    per_task = AccountCreationLog.objects.values("task_id").annotate(
+        attempts=Count("id"), succeeded=Count("id", filter=Q(outcome="succeeded"))
+    )
+    facts = {
+        "tasks": AccountCreationTask.objects.count(),
+        "statuses": dict(AccountCreationTask.objects.values_list("status").annotate(n=Count("id"))),
+        "max_succeeded_per_task": max((row["succeeded"] for row in per_task), default=0),
+        "tasks_with_one_success": sum(1 for row in per_task if row["succeeded"] == 1),
+        "max_attempts": max((row["attempts"] for row in per_task), default=0),
+        "outcomes": dict(AccountCreationLog.objects.values_list("outcome").annotate(n=Count("id"))),
+        "runners": AccountCreationLog.objects.values("runner").distinct().count(),
+    }
+    print(json.dumps(facts))
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "seed":
+        seed(int(sys.argv[2]))
+    elif command == "run":
+        run(float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+    elif command == "verify":
+        verify()
+    else:
+        raise SystemExit(f"unknown command {command}")
