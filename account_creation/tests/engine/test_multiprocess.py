@@ -78,7 +78,7 @@ def test_concurrent_runners_never_run_a_task_twice(fresh_database):
         for _ in range(runners)
     ]
     outputs = [proc.communicate(timeout=300) for proc in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
         assert "database is locked" not in err
     claimed = [json.loads(out.strip().splitlines()[-1])["claimed"] for out, _ in outputs]
