@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from account_creation.countries import COUNTRIES
@@ -14,6 +15,7 @@ from account_creation.models import (
     ACCOUNT_TYPE_CHOICES,
     AccountCreationLog,
     AccountCreationTask,
+    TaskStatus,
 )
 from accountsync.redaction import mask_phone
 
@@ -47,54 +49,6 @@ phone_validator = RegexValidator(
     r"^\+?[0-9][0-9 \-]{4,22}[0-9]$",
     "Give the mobile number as digits, optionally with a leading + and '-' or spaces.",
 )
-
-
-class CreateAccountsRequestSerializer(serializers.Serializer):
-    """The request envelope the OA system sends (camelCase)."""
-
-    originSystem = StrictCharField(
-        max_length=64, validators=[origin_system_validator], help_text="Sending system, e.g. oa."
-    )
-    businessKey = StrictCharField(
-        max_length=128, help_text="The approval's id; the same key again is a replay."
-    )
-    accountType = StrictCharField(max_length=32, help_text="Account category, e.g. personal.")
-    employeeType = StrictCharField(
-        max_length=32, help_text="Employee type code, mapped to IDaaS userType/WeLink personType."
-    )
-    systemList = serializers.ListField(
-        child=serializers.ChoiceField(
-            choices=ACCOUNT_TYPE_CHOICES,
-            error_messages={
-                "invalid_choice": "Unknown system \"{input}\"; use "
-                + ", ".join(value for value, _ in ACCOUNT_TYPE_CHOICES)
-                + "."
-            },
-        ),
-        allow_empty=False,
-        help_text="Systems to create accounts in: idaas, welink, email.",
-    )
-    userList = serializers.ListField(
-        child=serializers.JSONField(),
-        allow_empty=False,
-        help_text="People to create accounts for (see AccountUser).",
-    )
-
-    def validate_userList(self, value: list[Any]) -> list[Any]:  # noqa: N802 - wire name
-        limit = settings.ACCOUNT_CREATION_MAX_USERS_PER_REQUEST
-        if len(value) > limit:
-            raise serializers.ValidationError(
-                f"At most {limit} users per request; this one has {len(value)}. "
-                "Split it into several requests with different businessKeys."
-            )
-        return value
-
-    def validate_systemList(self, value: list[str]) -> list[str]:  # noqa: N802 - wire name
-        seen: list[str] = []
-        for system in value:
-            if system not in seen:
-                seen.append(system)
-        return seen
 
 
 NAME_PUNCTUATION = frozenset(" .·・'-")
@@ -134,6 +88,70 @@ class AccountUserSerializer(serializers.Serializer):
                 "Use only letters, spaces and . · ' - in a name."
             )
         return value.strip()
+
+
+@extend_schema_field(AccountUserSerializer(many=True))
+class UserListField(serializers.ListField):
+    """Users are validated one by one later (a bad user rejects that user, not the request);
+    the schema still documents each item as an AccountUser."""
+
+
+class TaskFilterSerializer(serializers.Serializer):
+    """Query parameters of the task list; a bad value is a 400, never a database error."""
+
+    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
+    account_type = serializers.ChoiceField(choices=ACCOUNT_TYPE_CHOICES, required=False)
+    employee_number = StrictCharField(max_length=64, required=False)
+    business_key = StrictCharField(max_length=128, required=False)
+    origin_system = StrictCharField(max_length=64, required=False)
+
+
+class CreateAccountsRequestSerializer(serializers.Serializer):
+    """The request envelope the OA system sends (camelCase)."""
+
+    originSystem = StrictCharField(
+        max_length=64, validators=[origin_system_validator], help_text="Sending system, e.g. oa."
+    )
+    businessKey = StrictCharField(
+        max_length=128, help_text="The approval's id; the same key again is a replay."
+    )
+    accountType = StrictCharField(max_length=32, help_text="Account category, e.g. personal.")
+    employeeType = StrictCharField(
+        max_length=32, help_text="Employee type code, mapped to IDaaS userType/WeLink personType."
+    )
+    systemList = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=ACCOUNT_TYPE_CHOICES,
+            error_messages={
+                "invalid_choice": "Unknown system \"{input}\"; use "
+                + ", ".join(value for value, _ in ACCOUNT_TYPE_CHOICES)
+                + "."
+            },
+        ),
+        allow_empty=False,
+        help_text="Systems to create accounts in: idaas, welink, email.",
+    )
+    userList = UserListField(
+        child=serializers.JSONField(),
+        allow_empty=False,
+        help_text="People to create accounts for (see AccountUser).",
+    )
+
+    def validate_userList(self, value: list[Any]) -> list[Any]:  # noqa: N802 - wire name
+        limit = settings.ACCOUNT_CREATION_MAX_USERS_PER_REQUEST
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"At most {limit} users per request; this one has {len(value)}. "
+                "Split it into several requests with different businessKeys."
+            )
+        return value
+
+    def validate_systemList(self, value: list[str]) -> list[str]:  # noqa: N802 - wire name
+        seen: list[str] = []
+        for system in value:
+            if system not in seen:
+                seen.append(system)
+        return seen
 
 
 class IntakeErrorSerializer(serializers.Serializer):

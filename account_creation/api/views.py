@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
@@ -125,8 +131,7 @@ class AccountCreationTaskViewSet(
     serializer_class = s.AccountCreationTaskSerializer
 
     def get_queryset(self) -> Any:
-        params = self.request.query_params if hasattr(self, "request") and self.request else {}
-        return task_list(filters={name: params.get(name) for name in FILTERS})
+        return task_list(filters=getattr(self, "list_filters", None))
 
     @extend_schema(
         parameters=[
@@ -135,22 +140,18 @@ class AccountCreationTaskViewSet(
             OpenApiParameter("employee_number", str),
             OpenApiParameter("business_key", str),
             OpenApiParameter("origin_system", str),
-        ]
+        ],
+        responses={
+            200: s.AccountCreationTaskSerializer(many=True),
+            400: OpenApiResponse(description="A filter value is invalid; the body names the parameter."),
+        },
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        status = request.query_params.get("status")
-        if status and status not in TaskStatus.values:
-            return Response(
-                {"status": [f"Unknown status {status!r}; use one of {', '.join(TaskStatus.values)}."]},
-                status=400,
-            )
-        account_type = request.query_params.get("account_type")
-        types = [value for value, _ in ACCOUNT_TYPE_CHOICES]
-        if account_type and account_type not in types:
-            return Response(
-                {"account_type": [f"Unknown account type {account_type!r}; use one of {', '.join(types)}."]},
-                status=400,
-            )
+        # An empty parameter (?status=) means "no filter", as it always did.
+        given = {name: request.query_params[name] for name in FILTERS if request.query_params.get(name)}
+        filters = s.TaskFilterSerializer(data=given)
+        filters.is_valid(raise_exception=True)
+        self.list_filters = dict(filters.validated_data)
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
@@ -178,7 +179,7 @@ class AccountCreationTaskViewSet(
             # The contract answers every malformed envelope with 400 (the replaced system did).
             return _rejection(
                 _envelope_errors(
-                    {"body": [f"Send the body as JSON with Content-Type: application/json, not {request.content_type!r}."]}
+                    {"body": [f"Send JSON with Content-Type: application/json, not {request.content_type!r}."]}
                 )
             )
         except ParseError as exc:

@@ -46,7 +46,8 @@ def test_spec_example_creates_one_task_per_system(api_client, departments):
     body = response.json()
     assert body["success"] is True
     assert body["created_tasks"] == 3
-    assert body["errors"] == [] and body["warnings"] == []
+    assert body["errors"] == []
+    assert body["warnings"] == []
     assert [t["account_type"] for t in body["tasks"]] == ["idaas", "welink", "email"]
     assert all(t["created"] for t in body["tasks"])
     tasks = AccountCreationTask.objects.order_by("sequence")
@@ -55,7 +56,8 @@ def test_spec_example_creates_one_task_per_system(api_client, departments):
         ("P000126", "welink", TaskStatus.PENDING),
         ("P000126", "email", TaskStatus.PENDING),
     ]
-    assert tasks[0].employee_name == "张三" and tasks[0].department_code == "120000"
+    assert tasks[0].employee_name == "张三"
+    assert tasks[0].department_code == "120000"
 
 
 def test_replay_answers_existing_tasks_and_writes_nothing(api_client, departments):
@@ -127,8 +129,10 @@ def test_a_body_that_is_not_a_json_object_is_refused(api_client, departments, ra
     response = post_raw(api_client, raw, content_type)
     assert response.status_code == 400, response.content
     body = response.json()
-    assert body["success"] is False and body["created_tasks"] == 0
-    assert body["errors"] and all(e["message"] for e in body["errors"])
+    assert body["success"] is False
+    assert body["created_tasks"] == 0
+    assert body["errors"]
+    assert all(e["message"] for e in body["errors"])
     assert_nothing_written()
 
 
@@ -190,7 +194,8 @@ def test_more_users_than_the_limit_is_refused(api_client, departments, settings)
     response = post(api_client, make_request(users))
     assert response.status_code == 400
     messages = [e["message"] for e in response.json()["errors"] if e["field"] == "userList"]
-    assert messages and "3" in messages[0]
+    assert messages
+    assert "3" in messages[0]
     assert_nothing_written()
     assert post(api_client, make_request(users[:3])).status_code == 201
 
@@ -274,7 +279,8 @@ def test_welink_without_idaas_task_is_rejected(api_client, departments):
     assert [(e["index"], e["employeeNumber"], e["field"]) for e in response.json()["errors"]] == [
         (1, "P2", "systemList")
     ]
-    assert set(AccountCreationTask.objects.filter(business_key="k2").values_list("employee_number", "account_type")) == {
+    created = AccountCreationTask.objects.filter(business_key="k2").values_list("employee_number", "account_type")
+    assert set(created) == {
         ("P1", "welink"),
         ("P1", "email"),
     }
@@ -295,8 +301,10 @@ def test_existing_active_task_is_reused_not_duplicated(api_client, departments):
     body = response.json()
     assert body["created_tasks"] == 2
     by_type = {t["account_type"]: t for t in body["tasks"]}
-    assert by_type["idaas"]["id"] == idaas_id and by_type["idaas"]["created"] is False
-    assert by_type["welink"]["created"] and by_type["email"]["created"]
+    assert by_type["idaas"]["id"] == idaas_id
+    assert by_type["idaas"]["created"] is False
+    assert by_type["welink"]["created"]
+    assert by_type["email"]["created"]
     assert any(w["employeeNumber"] == "P1" and str(idaas_id) in w["message"] for w in body["warnings"])
     assert AccountCreationTask.objects.filter(employee_number="P1", account_type="idaas").count() == 1
 
