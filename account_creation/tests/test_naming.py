@@ -200,7 +200,7 @@ def test_lost_race_inside_a_callers_transaction_takes_the_next_suffix(monkeypatc
     from account_creation.services import mailbox
 
     real = mailbox._next_candidate
-    raced = []
+    raced: list[int] = []
 
     def stale_candidate(base: str, domain: str) -> str:
         if not raced:

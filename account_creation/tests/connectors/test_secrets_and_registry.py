@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from account_creation.connectors import get_connector, reset_connectors
-from account_creation.connectors.base import ConnectorError
+from account_creation.connectors.base import Connector, ConnectorError
 from account_creation.connectors.exchange import ExchangeConnector
 from account_creation.connectors.idaas import IdaasConnector
 from account_creation.connectors.welink import WelinkConnector
@@ -36,7 +36,7 @@ def echo(*values: str) -> str:
     return "server says: " + " / ".join(values)
 
 
-def failures(http) -> list[tuple[object, str]]:
+def failures(http) -> list[tuple[Connector, str]]:
     """(connector, account type) pairs whose create fails while the server echoes secrets."""
     http.post(IDAAS_TOKEN_URL, json={"code": "201", "access_token": IDAAS_TOKEN, "expires_in": 7200})
     http.post(IDAAS_CREATE_URL, status=400, json={
@@ -66,7 +66,8 @@ def test_bad_credentials_answers_do_not_expose_the_secret(http, caplog):
     caplog.set_level(logging.DEBUG, logger="account_creation")
     http.post(IDAAS_TOKEN_URL, status=401, json={"code": "401", "message": f"wrong secret {SECRETS[0]}"})
     http.post(WELINK_TOKEN_URL, json={"code": "10007", "message": f"wrong secret {SECRETS[1]}"})
-    for connector, account_type in ((IdaasConnector(), "idaas"), (WelinkConnector(), "welink")):
+    pairs: list[tuple[Connector, str]] = [(IdaasConnector(), "idaas"), (WelinkConnector(), "welink")]
+    for connector, account_type in pairs:
         with pytest.raises(ConnectorError) as error:
             connector.create(make_provisioning_request(account_type))
         assert leaked(str(error.value) + json.dumps(error.value.details)) == []
