@@ -72,7 +72,14 @@ class ExchangeConnector:
                                    "success": safe(success), "fail": safe(fail)}
         if success and not fail:
             logger.info(kv(event="created", system=SYSTEM, alias=request.email_local_part, **context))
-            return self._result(request)
+            result = self._result(request)
+            primary = _primary_address(success)
+            if primary and primary.lower() != request.email.lower():
+                # The address policy produced another address than the one every system got.
+                logger.warning(kv(event="address_differs", system=SYSTEM, allocated=request.email,
+                                  primary=primary, **context))
+                result.extra["primary_smtp_address"] = primary
+            return result
         if not success and not fail:
             raise RetryableError(
                 f"{SYSTEM} answered with neither success nor fail for {request.username!r}: unknown state; "
@@ -100,6 +107,13 @@ class ExchangeConnector:
     def _result(request: ProvisioningRequest, *, adopted: bool = False) -> AccountResult:
         return AccountResult(account_id=request.email, username=request.username, email=request.email,
                              adopted=adopted)
+
+
+def _primary_address(success: list[Any]) -> str:
+    for item in success:
+        if isinstance(item, dict) and isinstance(item.get("PrimarySmtpAddress"), str):
+            return str(item["PrimarySmtpAddress"])
+    return ""
 
 
 def _items(value: Any) -> list[Any]:

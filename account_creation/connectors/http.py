@@ -105,7 +105,7 @@ def response_code(body: Any) -> str:
 def response_message(body: Any) -> str:
     if not isinstance(body, dict):
         return ""
-    for key in ("message", "msg", "errorMessage", "error_msg", "errmsg"):
+    for key in ("message", "Message", "msg", "errorMessage", "error_msg", "errmsg"):
         value = body.get(key)
         if value:
             return safe_text(value)

@@ -91,6 +91,12 @@ class IdaasConnector:
         }}
 
     def create(self, request: ProvisioningRequest) -> AccountResult:
+        if not request.ou:
+            raise RetryableError(
+                f"No AD OU for departmentCode {request.person.department_code!r}: add the OU to its "
+                "department mapping; the task retries on its own.",
+                details={"department_code": request.person.department_code},
+            )
         payload = self.payload(request)
         request_details = safe(payload)
         url = self.base_url + CREATE_PATH.format(enterprise_id=self.enterprise_id)

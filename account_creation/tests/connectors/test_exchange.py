@@ -87,3 +87,26 @@ def test_timeout_is_retryable(http, connector):
     http.post(EXCHANGE_URL, body=requests.ReadTimeout("read timed out"))
     with pytest.raises(RetryableError, match="no answer"):
         connector.create(make_provisioning_request("email"))
+
+
+def test_a_primary_address_other_than_the_allocated_one_is_reported(http, connector, caplog):
+    http.post(EXCHANGE_URL, json=answer(success=[
+        {"SAMAccountName": "zP000126", "Alias": "zhangsan", "PrimarySmtpAddress": "zhangsan@other.example.com"}]))
+    result = connector.create(make_provisioning_request("email"))
+    assert result.account_id == "zhangsan@corp.example.com"
+    assert result.extra == {"primary_smtp_address": "zhangsan@other.example.com"}
+    assert "address_differs" in caplog.text
+
+
+def test_the_same_primary_address_adds_nothing(http, connector):
+    http.post(EXCHANGE_URL, json=answer(success=[
+        {"SAMAccountName": "zP000126", "Alias": "zhangsan", "PrimarySmtpAddress": "ZhangSan@corp.example.com"}]))
+    assert connector.create(make_provisioning_request("email")).as_dict() == {
+        "account_id": "zhangsan@corp.example.com", "username": "zP000126",
+        "email": "zhangsan@corp.example.com", "adopted": False}
+
+
+def test_a_refusal_message_from_the_wrapper_is_shown(http, connector):
+    http.post(EXCHANGE_URL, status=400, json={"Message": "EnableMailboxList must be a non-empty list"})
+    with pytest.raises(PermanentError, match="non-empty list"):
+        connector.create(make_provisioning_request("email"))

@@ -214,3 +214,9 @@ def test_token_answer_with_int_code_is_accepted(http, connector):
     http.post(IDAAS_TOKEN_URL, json={"code": 201, "access_token": TOKEN})
     http.post(IDAAS_CREATE_URL, json={"code": 201})
     assert connector.create(make_provisioning_request()).account_id == "zP000126"
+
+
+def test_missing_ou_is_retryable_and_names_the_mapping(http, connector):
+    with pytest.raises(RetryableError, match="department mapping"):
+        connector.create(make_provisioning_request(ou=""))
+    assert http.calls == []
