@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from departments.models import DepartmentMapping
 from departments.validators import validate_ou
@@ -41,12 +41,14 @@ def full_ou(ou: str) -> str:
     return f"{ou},DC={settings.IDAAS_DC1},DC={settings.IDAAS_DC2}"
 
 
-def _parse(rows: Iterable[dict[str, str]]) -> dict[str, dict[str, str]]:
+def _parse(reader: csv.DictReader) -> dict[str, dict[str, str]]:
     problems: list[str] = []
     parsed: dict[str, dict[str, str]] = {}
     first_line: dict[str, int] = {}
-    # Line 1 is the header, so the first data row is line 2.
-    for line, row in enumerate(rows, start=2):
+    for row in reader:
+        # The reader's own count: blank lines and quoted line breaks shift it, a counter of
+        # rows would not (a row spanning lines is reported at its last line).
+        line = reader.line_num
         values = {key.strip(): (value or "").strip() for key, value in row.items() if key}
         missing = [column for column in REQUIRED_COLUMNS if not values.get(column)]
         if missing:
@@ -87,6 +89,10 @@ def department_mappings_load(*, path: Path = BUNDLED_FILE) -> LoadResult:
         raise MappingFileError([f"file not found: {path}"]) from exc
     except UnicodeDecodeError as exc:
         raise MappingFileError([f"{path} is not UTF-8 text: {exc.reason}"]) from exc
+    except csv.Error as exc:
+        raise MappingFileError([f"{path} is not a valid CSV file: {exc}"]) from exc
+    except OSError as exc:
+        raise MappingFileError([f"cannot read {path}: {exc.strerror or exc}"]) from exc
 
     created = updated = unchanged = 0
     with transaction.atomic(durable=True):
@@ -97,6 +103,7 @@ def department_mappings_load(*, path: Path = BUNDLED_FILE) -> LoadResult:
             )
         }
         to_create, to_update = [], []
+        now = timezone.now()
         for code, fields in parsed.items():
             mapping = existing.get(code)
             if mapping is None:
@@ -108,6 +115,8 @@ def department_mappings_load(*, path: Path = BUNDLED_FILE) -> LoadResult:
             for name, value in fields.items():
                 setattr(mapping, name, value)
             mapping.is_active = True
+            # bulk_update does not run auto_now; set it so the admin shows the change.
+            mapping.updated_at = now
             to_update.append(mapping)
         DepartmentMapping.objects.bulk_create(to_create)
         DepartmentMapping.objects.bulk_update(

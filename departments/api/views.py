@@ -4,6 +4,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
 
 from departments.api.serializers import DepartmentMappingSerializer
 from departments.models import DepartmentMapping
@@ -25,6 +26,11 @@ class DepartmentMappingViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> Any:
         queryset = DepartmentMapping.objects.order_by("idata_departmentcode")
         params = self.request.query_params
+        for name in ("idata_departmentcode", "search"):
+            value = params.get(name, "")
+            # PostgreSQL refuses NUL in text: answer 400 instead of a database error.
+            if any(ord(ch) < 32 for ch in value) or len(value) > 200:
+                raise ValidationError({name: ["Give printable text of at most 200 characters."]})
         if code := params.get("idata_departmentcode"):
             queryset = queryset.filter(idata_departmentcode=code)
         if term := params.get("search"):
