@@ -233,10 +233,11 @@ child, shared, own, start_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 
 numbers = [f"S{n}" for n in range(shared)] + [f"C{child}-{n}" for n in range(own)]
 time.sleep(max(0.0, start_at - time.time()))
 result = {}
+started = time.time()
 for number in numbers:
     result[number] = mailbox_allocate(employee_number=number, employee_name="张三",
                                       domain="corp.example.com").address
-print(json.dumps(result))
+print(json.dumps({"addresses": result, "started": started, "finished": time.time()}))
 """
 
 
@@ -261,11 +262,14 @@ def test_two_processes_never_hand_out_the_same_address():
                          cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for child in (1, 2)
     ]
-    outputs = []
+    outputs, spans = [], []
     for child in children:
         out, err = child.communicate(timeout=120)
         assert child.returncode == 0, err
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+        report = json.loads(out.strip().splitlines()[-1])
+        outputs.append(report["addresses"])
+        spans.append((report["started"], report["finished"]))
+    assert max(start for start, _ in spans) < min(end for _, end in spans), "the children did not overlap"
 
     by_person: dict[str, set[str]] = {}
     for output in outputs:
