@@ -145,12 +145,9 @@ class AccountCreationTask(models.Model):
             ),
         ]
         indexes = [
-            # The claim query: pending tasks in run order.
-            models.Index(
-                fields=["sequence", "id"],
-                condition=Q(status=TaskStatus.PENDING),
-                name="task_claim_idx",
-            ),
+            # The claim query: pending tasks in run order. Not a partial index: SQLite cannot
+            # match a partial index's condition against a bound parameter (status = ?).
+            models.Index(fields=["status", "sequence", "id"], name="task_claim_idx"),
             # Lease recovery: processing tasks by lease expiry.
             models.Index(
                 fields=["locked_until"],
@@ -160,7 +157,8 @@ class AccountCreationTask(models.Model):
             # List filters, each ordered by newest first.
             models.Index(fields=["status", "-id"], name="task_status_idx"),
             models.Index(fields=["account_type", "-id"], name="task_type_idx"),
-            models.Index(fields=["employee_number", "account_type"], name="task_employee_idx"),
+            # Dependency checks of the claim (same person, IDaaS, completed) and person look-ups.
+            models.Index(fields=["employee_number", "account_type", "status"], name="task_employee_idx"),
             models.Index(fields=["business_key", "-id"], name="task_business_key_idx"),
             models.Index(fields=["origin_system", "-id"], name="task_origin_idx"),
             models.Index(fields=["account_type", "status"], name="task_stats_idx"),

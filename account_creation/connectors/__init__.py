@@ -6,7 +6,7 @@ Tests and the sandbox replace connectors with :func:`override_connectors`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -22,7 +22,7 @@ REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
 
 _lock = threading.Lock()
 _instances: dict[str, Connector] = {}
-_overrides: dict[str, Connector] | None = None
+_overrides: Mapping[str, Connector] | None = None
 _pool_size = 10
 
 
@@ -81,7 +81,7 @@ def reset_connectors() -> None:
 
 
 @contextmanager
-def override_connectors(connectors: dict[str, Connector]) -> Iterator[None]:
+def override_connectors(connectors: Mapping[str, Connector]) -> Iterator[None]:
     global _overrides
     previous = _overrides
     _overrides = connectors

@@ -54,6 +54,10 @@ from accountsync.redaction import redact_data, redact_text
 logger = logging.getLogger(__name__)
 
 ALL_ACCOUNT_TYPES = [value for value, _ in ACCOUNT_TYPE_CHOICES]
+# Tasks claimed at once: enough to amortise the claim's queries, few enough that a slow
+# downstream system does not leave claimed tasks waiting long (leases are renewed anyway).
+CLAIM_BATCH_MIN = 20
+CLAIM_BATCH_MAX = 100
 
 
 def dependents_of(account_type: str) -> list[str]:
@@ -96,9 +100,13 @@ def _dependencies_met() -> Q:
 
 
 def eligible_tasks(*, now: datetime, account_types: Iterable[str]) -> Any:
+    account_types = list(account_types)
+    queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING)
+    if set(account_types) != set(ALL_ACCOUNT_TYPES):
+        # Only when needed: with it the planners may leave the claim index for another one.
+        queryset = queryset.filter(account_type__in=account_types)
     return (
-        AccountCreationTask.objects.filter(status=TaskStatus.PENDING, account_type__in=list(account_types))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        queryset.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(_dependencies_met())
         .order_by("sequence", "id")
     )
@@ -110,6 +118,10 @@ class Claim:
     log_id: int
     attempt: int  # execution_attempt (all attempts of the task, from 1)
     claimed_at: float  # monotonic, for the duration
+    claimed_at_lease: float = 0.0  # monotonic time the lease was last set
+
+    def __post_init__(self) -> None:
+        self.claimed_at_lease = self.claimed_at
 
     @property
     def attempt_in_budget(self) -> int:
@@ -188,6 +200,17 @@ def task_claim_batch(
         AccountCreationLog.objects.bulk_create(logs)
     started = time.monotonic()
     return [Claim(task=log.task, log_id=log.pk, attempt=log.execution_attempt, claimed_at=started) for log in logs]
+
+
+def task_renew_lease(*, claim: Claim, runner_id: str) -> bool:
+    """Extend a claimed task's lease before it runs late; False when the lease was lost."""
+    now = timezone.now()
+    renewed = AccountCreationTask.objects.filter(
+        pk=claim.task.pk, status=TaskStatus.PROCESSING, locked_by=runner_id
+    ).update(locked_until=now + timedelta(seconds=settings.ACCOUNT_CREATION_LEASE_SECONDS), updated_at=now)
+    if renewed:
+        claim.claimed_at_lease = time.monotonic()
+    return bool(renewed)
 
 
 def _block_dependents(task: AccountCreationTask, reason: str, now: datetime) -> Counter[str]:
@@ -438,7 +461,7 @@ class AccountCreationService:
     # The claim size: big enough to amortise the claim, small enough that every thread
     # stays busy and dependencies released in this run are picked up soon.
     def _claim_size(self, remaining: int) -> int:
-        return max(1, min(remaining, self.concurrency * 2, 100))
+        return max(1, min(remaining, max(self.concurrency * 2, CLAIM_BATCH_MIN), CLAIM_BATCH_MAX))
 
     def _deadline_passed(self) -> bool:
         return self.max_seconds is not None and self.summary.seconds >= self.max_seconds
@@ -615,6 +638,14 @@ class AccountCreationService:
             attempt=claim.attempt,
             runner=self.runner_id,
         )
+        # A task that waited in its batch for half its lease gets a fresh lease first, so
+        # a slow downstream system does not make another runner take it over.
+        if time.monotonic() - claim.claimed_at_lease > settings.ACCOUNT_CREATION_LEASE_SECONDS / 2:
+            if not task_renew_lease(claim=claim, runner_id=self.runner_id):
+                logger.warning("lease lost before the attempt started, skipped %s", context)
+                with self._summary_lock:
+                    self.summary.add(task.account_type, "dropped")
+                return
         started = time.monotonic()
         tb = ""
         error: BaseException | None = None

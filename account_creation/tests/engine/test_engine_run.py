@@ -42,6 +42,7 @@ def test_one_run_completes_a_person_in_dependency_order(submit, fakes):
     assert fakes["idaas"].call_times[0] < fakes["email"].call_times[0]
     assert summary.total("completed") == 3
     task = AccountCreationTask.objects.get(account_type="email")
+    assert task.result is not None
     assert task.result["email"].endswith("@corp.example.com")
     assert task.logs.get().outcome == AttemptOutcome.SUCCEEDED
 
@@ -64,6 +65,7 @@ def test_dependents_wait_while_idaas_retries(submit, fakes, settings):
     assert fakes["welink"].calls == []
     assert fakes["email"].calls == []
     idaas = AccountCreationTask.objects.get(account_type="idaas")
+    assert idaas.next_attempt_at is not None
     assert idaas.next_attempt_at > timezone.now() + timedelta(seconds=25)
     assert "503" in idaas.last_error
     # Not due yet: a second run does nothing.
