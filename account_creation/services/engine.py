@@ -490,7 +490,8 @@ class AccountCreationService:
             self.summary.finished = time.monotonic()
             metrics.run_finished(self.summary.seconds)
             self._finish_run_row(run_row)
-        logger.info(
+        logger.log(
+            logging.INFO if self.summary.total("claimed") or self.summary.recovered else logging.DEBUG,
             "run finished %s",
             kv(
                 runner=self.runner_id,

@@ -108,7 +108,9 @@ class Command(BaseCommand):
         interval = options["interval"] or settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS
         while True:
             summary = self._run_once(types, options, stop)
-            self._print_summary(summary)
+            # In loop mode an idle run prints nothing, so the output shows only real work.
+            if not options["loop"] or summary.total("claimed") or summary.recovered:
+                self._print_summary(summary)
             if not options["loop"] or stop.is_set():
                 return
             close_old_connections()

@@ -1,0 +1,227 @@
+#!/usr/bin/env python
+"""`make run`: set AccountSync up on this machine and start everything it needs.
+
+Creates `.env` on first start (random SECRET_KEY), migrates, loads the bundled department
+mappings, creates a demo API token, then starts the API server, the engine in loop mode
+and — unless real credentials are configured — the sandbox that imitates IDaaS, WeLink
+and Exchange. Ctrl-C stops every process it started.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+API_HOST = os.environ.get("ACCOUNTSYNC_HOST", "127.0.0.1")
+API_PORT = int(os.environ.get("ACCOUNTSYNC_PORT", "8000"))
+SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8900"))
+REAL_CREDENTIALS = (
+    "IDAAS_ACCOUNT",
+    "IDAAS_SECRET",
+    "IDAAS_ENTERPRISE_ID",
+    "WELINK_CLIENT_ID",
+    "WELINK_CLIENT_SECRET",
+    "EMAIL_AUTH_TOKEN",
+)
+
+
+def say(text: str) -> None:
+    print(f"[make run] {text}", flush=True)
+
+
+def ensure_env_file() -> None:
+    env_file = ROOT / ".env"
+    if env_file.exists():
+        return
+    template = (ROOT / ".env.example").read_text(encoding="utf-8")
+    template = template.replace("SECRET_KEY=\n", f"SECRET_KEY={secrets.token_urlsafe(50)}\n", 1)
+    env_file.write_text(template, encoding="utf-8")
+    say("created .env from .env.example with a random SECRET_KEY")
+
+
+def read_env_file() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in (ROOT / ".env").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def child_environment() -> tuple[dict[str, str], bool]:
+    configured = {**read_env_file(), **os.environ}
+    use_sandbox = not all(configured.get(name) for name in REAL_CREDENTIALS)
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    if use_sandbox:
+        sandbox = f"http://127.0.0.1:{SANDBOX_PORT}"
+        env.update(
+            IDAAS_BASE_URL=sandbox,
+            WELINK_BASE_URL=sandbox,
+            EMAIL_BASE_URL=sandbox,
+            IDAAS_ACCOUNT="demo-idaas-account",
+            IDAAS_SECRET="demo-idaas-secret-" + "0" * 8,
+            IDAAS_ENTERPRISE_ID="demo-enterprise",
+            WELINK_CLIENT_ID="demo-welink-client",
+            WELINK_CLIENT_SECRET="demo-welink-secret-" + "0" * 8,
+            EMAIL_AUTH_TOKEN="demo-email-token-" + "0" * 8,
+            SANDBOX_ENABLED="true",
+        )
+        # Quick retries and runs, so the demo shows progress within seconds.
+        env.setdefault("ACCOUNT_CREATION_BACKOFF_BASE_SECONDS", "2")
+        env.setdefault("ACCOUNT_CREATION_BACKOFF_MAX_SECONDS", "30")
+        env.setdefault("ACCOUNT_CREATION_RUN_INTERVAL_SECONDS", "3")
+        env.setdefault("ACCOUNT_CREATION_HTTP_TIMEOUT", "5")
+    return env, use_sandbox
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"`python manage.py {' '.join(args)}` failed; see the message above.")
+    return done.stdout
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own local URL
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    ensure_env_file()
+    env, use_sandbox = child_environment()
+    for port, what, variable in ((API_PORT, "API", "ACCOUNTSYNC_PORT"), (SANDBOX_PORT, "sandbox", "SANDBOX_PORT")):
+        if (what == "API" or use_sandbox) and not port_free(port):
+            raise SystemExit(
+                f"Port {port} for the {what} is in use (another `make run`?). Stop that process or "
+                f"choose another port: {variable}=<port> make run"
+            )
+    say("migrating the database")
+    manage(env, "migrate", "--noinput", "-v", "0")
+    say("loading department mappings")
+    print("  " + manage(env, "load_department_mappings").strip().splitlines()[-1])
+    token = manage(env, "create_api_token", "demo").strip().splitlines()[-1]
+
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(name: str, *args: str) -> None:
+        processes.append((name, subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, env=env)))
+
+    if use_sandbox:
+        say(f"no real credentials in .env: starting the sandbox on port {SANDBOX_PORT}")
+        start("sandbox", "run_sandbox", "--port", str(SANDBOX_PORT))
+        if not wait_for(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/state", 20):
+            raise SystemExit("The sandbox did not start; see its messages above.")
+    else:
+        say("real credentials found in .env: talking to the real IDaaS, WeLink and Exchange (no sandbox)")
+    start("api", "runserver", f"{API_HOST}:{API_PORT}", "--noreload", "--insecure")
+    interval = env.get("ACCOUNT_CREATION_RUN_INTERVAL_SECONDS", "300")
+    start(
+        "engine",
+        "process_account_creation_tasks", "--loop", "--interval", interval, "--concurrency", "4",
+        "--max-tasks", "1000", "--no-progress",
+    )
+    base = f"http://{API_HOST}:{API_PORT}"
+    if not wait_for(base + "/healthz", 30):
+        for _, process in processes:
+            process.terminate()
+        raise SystemExit("The API server did not start; see its messages above.")
+
+    example = (
+        f"curl -s -X POST {base}/account-creation/create_accounts/ \\\n"
+        f"    -H 'Authorization: Token {token}' -H 'Content-Type: application/json' \\\n"
+        "    -d '{\"originSystem\":\"oa\",\"businessKey\":\"65090\",\"accountType\":\"personal\","
+        "\"employeeType\":\"W\",\"systemList\":[\"idaas\",\"welink\",\"email\"],\"userList\":[{"
+        "\"employeeNumber\":\"P000126\",\"employeeName\":\"张三\",\"departmentCode\":\"120000\","
+        "\"phoneNumber\":\"1234567890\",\"partnerCompany\":\"ABC\",\"country\":\"cn\"}]}'"
+    )
+    print(
+        f"""
+==============================================================================
+ AccountSync is running.
+   API          {base}/account-creation/
+   API docs     {base}/api/docs/        (OpenAPI: {base}/api/schema/)
+   Health       {base}/healthz
+   Admin        {base}/admin/           (create a login: .venv/bin/python manage.py createsuperuser)
+   Engine       process_account_creation_tasks --loop every {interval} s, 4 threads
+   Downstream   {"sandbox on http://127.0.0.1:" + str(SANDBOX_PORT) + " (state: /_sandbox/state)" if use_sandbox
+                 else "the real systems configured in .env"}
+   API token    {token}
+
+ Try it:
+   {example}
+
+ Check the whole flow:
+   ACCOUNTSYNC_URL={base} ACCOUNTSYNC_TOKEN={token} .venv/bin/python test_api.py
+
+ Logs: logs/hr_sync.log. Press Ctrl-C to stop everything.
+==============================================================================
+""",
+        flush=True,
+    )
+
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, process in processes:
+            if process.poll() is not None:
+                say(f"the {name} process exited with code {process.returncode}; stopping the others")
+                stopping, exit_code = True, 1
+                break
+        time.sleep(0.5)
+    say("stopping")
+    for _, process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for _, process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
