@@ -1,0 +1,303 @@
+"""The sandbox HTTP server: IDaaS, WeLink and Exchange paths plus ``/_sandbox/*`` controls,
+all on one port, one thread per request (injected latency sleeps per request).
+
+Plain Python, usable without Django::
+
+    server = start_sandbox(port=0)          # background thread, random free port
+    requests.post(server.url + "/api/auth/v2/tickets", json={...})
+    server.state                            # same as GET /_sandbox/state
+    server.stop()
+
+``python manage.py run_sandbox`` wraps this for a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sandbox.faults import FaultConfigError, faults_from_payload
+from sandbox.world import Credentials, Plan, Reply, World, kv
+
+logger = logging.getLogger("sandbox")
+
+MAX_BODY_BYTES = 1024 * 1024
+_ONBOARDING = re.compile(r"^/api/idaas/idm-openapi/enterprise/(?P<enterprise_id>[^/]+)/user/onboarding$")
+
+
+class _InvalidJson(Exception):
+    pass
+
+
+def _rate_limited_reply(system: str) -> Reply:
+    if system == "welink":
+        # WeLink signals its limit in the body, with HTTP 200.
+        return Reply(200, {"code": "48503", "message": "api call frequency exceeds the limit, wait and retry"})
+    if system == "idaas":
+        return Reply(429, {"code": "429", "message": "too many requests"})
+    return Reply(429, {"Message": "Too many requests."})
+
+
+def _error_reply(system: str, status: int) -> Reply:
+    if system == "email":
+        return Reply(status, {"Message": "An error has occurred."})
+    return Reply(status, {"code": str(status), "message": "internal error (sandbox fault)"})
+
+
+def _invalid_json_reply(system: str) -> Reply:
+    if system == "welink":
+        return Reply(200, {"code": "47004", "message": "the body is not valid JSON"})
+    if system == "email":
+        return Reply(400, {"Message": "The request body is not valid JSON."})
+    return Reply(400, {"code": "400", "message": "the body is not valid JSON"})
+
+
+class _Route:
+    def __init__(self, system: str, data_call: bool, call: Callable[[dict[str, str], str, Any], Reply]):
+        self.system = system
+        self.data_call = data_call
+        self.call = call
+
+
+def _routes(world: World) -> list[tuple[re.Pattern[str], _Route]]:
+    """POST routes of the three systems: path -> (system, data call?, handler)."""
+
+    def exact(path: str) -> re.Pattern[str]:
+        return re.compile("^" + re.escape(path) + "$")
+
+    return [
+        (exact("/api/iam/auth/enterprise-token"), _Route("idaas", False, lambda m, a, b: world.idaas_token(b))),
+        (_ONBOARDING, _Route("idaas", True, lambda m, a, b: world.idaas_onboard(m["enterprise_id"], a, b))),
+        (exact("/api/auth/v2/tickets"), _Route("welink", False, lambda m, a, b: world.welink_ticket(b))),
+        (exact("/api/contact/v2/user/detail"), _Route("welink", True, lambda m, a, b: world.welink_detail(a, b))),
+        (exact("/api/contact/v1/user/create"), _Route("welink", True, lambda m, a, b: world.welink_create(a, b))),
+        (exact("/api/Exchange/EnableMailbox"), _Route("email", True, lambda m, a, b: world.exchange_enable(a, b))),
+    ]
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # bursts of parallel clients must not be refused at accept
+    world: World
+    routes: list[tuple[re.Pattern[str], _Route]]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the connectors' pooled sessions expect
+    server_version = "AccountSyncSandbox/1.0"
+    timeout = 120  # an idle keep-alive connection frees its thread after this long
+    server: _HTTPServer
+
+    # --- plumbing ----------------------------------------------------------------------
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        logger.debug("sandbox request %s", kv(client=self.client_address[0], line=format % args))
+
+    def _read_json(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise _InvalidJson(f"body larger than {MAX_BODY_BYTES} bytes")
+        raw = self.rfile.read(length) if length > 0 else b""
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _InvalidJson(str(exc)) from exc
+
+    def _send(self, reply: Reply) -> None:
+        payload = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            # The client gave up (e.g. it timed out during a timeout fault): nothing to tell it.
+            self.close_connection = True
+
+    def _path(self) -> str:
+        return self.path.split("?", 1)[0].rstrip("/") or "/"
+
+    # --- verbs -------------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        world = self.server.world
+        path = self._path()
+        if path == "/_sandbox/state":
+            self._send(Reply(200, world.snapshot()))
+        elif path == "/_sandbox/faults":
+            self._send(Reply(200, world.faults.as_dict()))
+        elif path == "/_sandbox/health":
+            self._send(Reply(200, {"status": "ok"}))
+        else:
+            self._not_found(path)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        path = self._path()
+        try:
+            if path.startswith("/_sandbox/"):
+                self._control(path)
+            else:
+                self._system(path)
+        except Exception:
+            logger.exception("sandbox handler failed %s", kv(path=path))
+            self._send(Reply(500, {"message": "sandbox internal error, see its log"}))
+
+    def _not_found(self, path: str) -> None:
+        self._send(Reply(404, {"message": f"no such path in the sandbox: {path}"}))
+
+    def _control(self, path: str) -> None:
+        world = self.server.world
+        try:
+            body = self._read_json()
+        except _InvalidJson as exc:
+            self._send(Reply(400, {"message": f"the body is not valid JSON: {exc}"}))
+            return
+        if path == "/_sandbox/faults":
+            try:
+                faults = faults_from_payload({} if body is None else body)
+            except FaultConfigError as exc:
+                self._send(Reply(400, {"message": str(exc)}))
+                return
+            world.set_faults(faults)
+            self._send(Reply(200, {"faults": faults.as_dict()}))
+        elif path == "/_sandbox/reset":
+            world.reset()
+            self._send(Reply(200, {"reset": True}))
+        elif path == "/_sandbox/expire_tokens":
+            self._send(Reply(200, {"expired": world.expire_tokens()}))
+        else:
+            self._not_found(path)
+
+    def _route(self, path: str) -> tuple[re.Match[str], _Route] | None:
+        for pattern, route in self.server.routes:
+            match = pattern.match(path)
+            if match:
+                return match, route
+        return None
+
+    def _system(self, path: str) -> None:
+        world = self.server.world
+        found = self._route(path)
+        if found is None:
+            self._not_found(path)
+            return
+        match, route = found
+        try:
+            body = self._read_json()
+        except _InvalidJson:
+            self._send(_invalid_json_reply(route.system))
+            return
+        plan: Plan = world.plan(route.system, data_call=route.data_call)
+        if plan.rate_limited:
+            self._send(_rate_limited_reply(route.system))
+            return
+        world.wait(plan.latency_s)
+        if plan.error_status is not None:
+            self._send(_error_reply(route.system, plan.error_status))
+            return
+        header = "x-wlk-Authorization" if route.system == "welink" else "Authorization"
+        reply = route.call(match.groupdict(), self.headers.get(header, "").strip(), body)
+        if plan.hold_s:
+            # The work is done (the account exists); only the answer comes too late.
+            world.wait(plan.hold_s)
+        self._send(reply)
+
+
+class SandboxServer:
+    """A sandbox bound to a port. ``start()`` serves in a background thread;
+    ``serve_forever()`` serves in the calling thread (the command)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, credentials: Credentials | None = None):
+        self.world = World(credentials)
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.world = self.world
+        self._httpd.routes = _routes(self.world)
+        self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
+        self._stopped = False
+        bound_host, bound_port = self._httpd.server_address[:2]
+        self.host = str(bound_host)
+        self.port = int(bound_port)
+
+    @property
+    def url(self) -> str:
+        """Where clients on this machine reach it (a wildcard bind is reached via loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104 - comparison only
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def credentials(self) -> Credentials:
+        return self.world.credentials
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The same snapshot ``GET /_sandbox/state`` answers."""
+        return self.world.snapshot()
+
+    def serve_forever(self) -> None:
+        logger.info("sandbox serving %s", kv(url=self.url))
+        self._serving.set()
+        try:
+            self._httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._serving.clear()
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="sandbox-server", daemon=True)
+        self._thread.start()
+        self._serving.wait(5)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake requests held by faults, close the socket. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.world.stopping.set()
+        if self._serving.is_set():
+            self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        logger.info("sandbox stopped %s", kv(url=self.url))
+
+    def __enter__(self) -> SandboxServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    idaas_account: str | None = None,
+    idaas_secret: str | None = None,
+    welink_client_id: str | None = None,
+    welink_client_secret: str | None = None,
+    email_token: str | None = None,
+) -> SandboxServer:
+    """Start a sandbox in a background thread (``port=0``: a free port) and return it.
+
+    Credentials left out (or empty) take the demo defaults of :class:`Credentials`.
+    """
+    given = {
+        "idaas_account": idaas_account,
+        "idaas_secret": idaas_secret,
+        "welink_client_id": welink_client_id,
+        "welink_client_secret": welink_client_secret,
+        "email_token": email_token,
+    }
+    credentials = Credentials(**{k: v for k, v in given.items() if v})
+    return SandboxServer(host, port, credentials).start()
+
+
+__all__ = ["Credentials", "SandboxServer", "World", "start_sandbox"]
