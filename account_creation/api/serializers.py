@@ -90,6 +90,17 @@ class AccountUserSerializer(serializers.Serializer):
         return value.strip()
 
 
+class RawItemField(serializers.Field):
+    """Any JSON value, passed through unchanged. (JSONField would re-encode every user to
+    check it is JSON, which the parser already guaranteed.)"""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 @extend_schema_field(AccountUserSerializer(many=True))
 class UserListField(serializers.ListField):
     """Users are validated one by one later (a bad user rejects that user, not the request);
@@ -132,7 +143,7 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         help_text="Systems to create accounts in: idaas, welink, email.",
     )
     userList = UserListField(
-        child=serializers.JSONField(),
+        child=RawItemField(),
         allow_empty=False,
         help_text="People to create accounts for (see AccountUser).",
     )

@@ -474,3 +474,36 @@ def test_concurrent_requests_for_one_employee_create_one_task_per_system(api_cli
     assert codes == [201] * 8
     assert AccountCreationTask.objects.filter(employee_number="P1").count() == 3
     assert AccountCreationTask.objects.count() == 3 + 8 * 3
+
+
+# --- what the one-statement insert stores ---------------------------------------------
+
+
+def test_stored_tasks_have_every_column_as_the_orm_would_write_it(api_client, departments):
+    from django.utils import timezone
+
+    before = timezone.now()
+    response = post(api_client, make_request([make_user("P1"), make_user("P2", partnerCompany=None, country="HK")]))
+    after = timezone.now()
+    assert response.status_code == 201
+    request = AccountCreationRequest.objects.get()
+    by_key = {(t["employee_number"], t["account_type"]): t["id"] for t in response.json()["tasks"]}
+    for task in AccountCreationTask.objects.all():
+        assert by_key[(task.employee_number, task.account_type)] == task.pk
+        assert task.request_id == request.pk
+        assert task.sequence == {"idaas": 0, "welink": 1, "email": 2}[task.account_type]
+        assert before <= task.created_at <= after
+        assert task.created_at.tzinfo is not None
+        assert task.updated_at == task.created_at
+        assert task.next_attempt_at is None
+        assert task.locked_until is None
+        assert task.locked_by == ""
+        assert task.result is None
+        assert task.attempt_base == 0
+        assert task.status == TaskStatus.PENDING
+    p2 = AccountCreationTask.objects.filter(employee_number="P2").first()
+    assert p2.partner_company == ""
+    assert p2.country == "hk"
+    assert p2.phone_number == "13800138000"
+    assert AccountCreationTask.objects.filter(result__isnull=True).count() == 6
+    assert AccountCreationTask.objects.filter(created_at__gte=before, next_attempt_at__isnull=True).count() == 6
