@@ -201,6 +201,9 @@ class World:
 
     def _clear(self) -> None:
         self._tokens: dict[str, _Token] = {}
+        # Tokens issued since the last reset, even expired ones (the latest 10 000, so a
+        # long-running sandbox stays bounded): tests check that none leaks.
+        self._issued_tokens: deque[str] = deque(maxlen=_TOKEN_PRUNE_THRESHOLD)
         self._idaas: dict[str, IdaasUser] = {}  # employeeNumber -> user
         self._ad: dict[str, AdAccount] = {}  # sAMAccountName (lower case) -> AD account
         self._welink: dict[str, WelinkUser] = {}  # corpUserId -> user
@@ -236,6 +239,15 @@ class World:
             self._tokens.clear()
         logger.info("sandbox tokens expired %s", kv(count=count))
         return count
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued since the last reset (also expired ones), oldest first.
+
+        Read-only, for tests that check no token reaches logs, log rows or API answers; not
+        served over HTTP, so the control endpoints never hand out live tokens.
+        """
+        with self._lock:
+            return list(self._issued_tokens)
 
     def wait(self, seconds: float) -> None:
         """Sleep, but return early when the server stops."""
@@ -288,6 +300,7 @@ class World:
             self._tokens = {k: t for k, t in self._tokens.items() if t.expires_at > now}
         token = f"sbx-{system}-{secrets.token_urlsafe(24)}"
         self._tokens[token] = _Token(system=system, expires_at=now + lifetime)
+        self._issued_tokens.append(token)
         self._counters.token_fetches[system] += 1
         return token, math.ceil(lifetime)
 
