@@ -136,3 +136,7 @@ class EngineRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "stop_reason",
     )
     list_filter = ("host",)
+
+
+# The admin's home page links to the status dashboard (account_creation/ops, under admin/status/).
+admin.site.index_template = "admin/account_creation/ops/admin_index.html"

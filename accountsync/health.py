@@ -25,7 +25,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse(body, status=503)
 
     from account_creation.connectors import missing_configuration
-    from account_creation.models import EngineRun
 
     body["systems"] = {
         system: ({"configured": False, "missing": missing} if missing else {"configured": True})
@@ -39,23 +38,43 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body["account_creation_enabled"] = settings.ACCOUNT_CREATION_ENABLED
     if not settings.ACCOUNT_CREATION_ENABLED:
         body["warnings"].append("ACCOUNT_CREATION_ENABLED is false: no task is processed.")
-    last = EngineRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
-    if last is None:
-        body["last_run"] = None
-    else:
-        age = (timezone.now() - last.finished_at).total_seconds()  # type: ignore[operator]
-        body["last_run"] = {
-            "finished_at": last.finished_at,
-            "seconds_ago": round(age, 1),
-            "runner_id": last.runner_id,
-            "completed": last.completed,
-            "failed": last.failed,
-        }
-        if age > 2 * settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS:
-            body["warnings"].append(
-                f"The last engine run finished {round(age)} s ago, more than twice the interval "
-                f"({round(settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS)} s): is cron running?"
-            )
+    run = last_run_status()
+    body["last_run"] = run["last_run"]
+    if run["warning"]:
+        body["warnings"].append(run["warning"])
     if body["warnings"]:
         body["status"] = "degraded"
     return JsonResponse(body)
+
+
+def last_run_status() -> dict[str, Any]:
+    """The last finished engine run and, when it is older than twice the run interval, a warning.
+
+    No run at all (a fresh installation) is not a warning: there may be nothing to do yet.
+    """
+    from account_creation.models import EngineRun
+
+    interval = settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS
+    last = EngineRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    if last is None or last.finished_at is None:
+        return {"last_run": None, "warning": "", "interval_seconds": interval}
+    age = (timezone.now() - last.finished_at).total_seconds()
+    warning = ""
+    if age > 2 * interval:
+        warning = (
+            f"The last engine run finished {round(age)} s ago, more than twice the interval "
+            f"({round(interval)} s): is cron running?"
+        )
+    return {
+        "last_run": {
+            "finished_at": last.finished_at,
+            "seconds_ago": round(age, 1),
+            "runner_id": last.runner_id,
+            "host": last.host,
+            "completed": last.completed,
+            "failed": last.failed,
+            "stop_reason": last.stop_reason,
+        },
+        "warning": warning,
+        "interval_seconds": interval,
+    }

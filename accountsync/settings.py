@@ -228,6 +228,30 @@ ACCOUNT_CREATION_RUN_INTERVAL_SECONDS: float = _positive(
     "ACCOUNT_CREATION_RUN_INTERVAL_SECONDS", 300.0, kind="float"
 )
 
+# --- Metrics (GET /metrics) --------------------------------------------------------------
+# A scraper is let in with any API token (Authorization: Token <key>), with this bearer
+# token (Authorization: Bearer <METRICS_TOKEN>), or from an address in METRICS_ALLOWED_IPS.
+METRICS_TOKEN: str = _read("str", "METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS: list[str] = _read("list", "METRICS_ALLOWED_IPS", [])
+
+
+def _ip_networks(name: str, values: list[str]) -> list[Any]:
+    import ipaddress
+
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"Environment variable {name} has an invalid value {value!r}: expected IP addresses "
+                f"or networks (10.0.0.5, 10.0.0.0/24), comma-separated ({exc})"
+            ) from exc
+    return networks
+
+
+METRICS_ALLOWED_NETWORKS = _ip_networks("METRICS_ALLOWED_IPS", [v for v in METRICS_ALLOWED_IPS if v.strip()])
+
 # --- Logging ----------------------------------------------------------------------------
 LOG_DIR = Path(_read("str", "LOG_DIR", str(BASE_DIR / "logs")))
 LOG_DIR.mkdir(parents=True, exist_ok=True)

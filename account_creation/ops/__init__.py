@@ -1,0 +1,1 @@
+"""Operability: the /metrics endpoint and the status dashboard in the admin (issue #8)."""

@@ -1,0 +1,309 @@
+"""Reads for the status dashboard: grouped queries whose number does not grow with the data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDay, TruncHour
+from django.urls import reverse
+from django.utils import timezone
+
+from account_creation.models import (
+    ACCOUNT_TYPE_CHOICES,
+    AccountCreationLog,
+    AccountCreationRequest,
+    AccountCreationTask,
+    AttemptOutcome,
+    EngineRun,
+    MailboxAddress,
+    TaskStatus,
+)
+from account_creation.selectors import attempts_subquery, task_stats
+
+SYSTEMS = [value for value, _ in ACCOUNT_TYPE_CHOICES]
+SYSTEM_LABELS = dict(ACCOUNT_TYPE_CHOICES)
+RETRYABLE = (TaskStatus.FAILED, TaskStatus.BLOCKED)
+# Bounds: a page shows at most this much, whatever the size of the tables.
+TOP_REASONS = 10
+RECENT_REQUESTS = 15
+RECENT_RUNS = 10
+GRID_MAX_TASKS = 3000  # a request has at most ACCOUNT_CREATION_MAX_USERS_PER_REQUEST x 3 tasks
+SEARCH_MAX_PEOPLE = 50
+PERSON_MAX_TASKS = 100
+PERSON_MAX_ATTEMPTS = 300
+ERROR_PREFIX_CHARS = 100
+
+
+def _changelist(model: str, **params: Any) -> str:
+    url = reverse(f"admin:account_creation_{model}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+# --- the dashboard ------------------------------------------------------------------------
+
+
+def status_chart() -> dict[str, Any]:
+    """Tasks per system by status (task_stats: one grouped query)."""
+    stats = task_stats()
+    return {
+        "totals": {status: stats[f"{status}_tasks"] for status in TaskStatus.values} | {"total": stats["total_tasks"]},
+        "completion_rate": stats["overall_completion_rate"],
+        "labels": [SYSTEM_LABELS[s] for s in SYSTEMS],
+        "series": {
+            status: [stats["stats_by_type"].get(s, {}).get(f"{status}_tasks", 0) for s in SYSTEMS]
+            for status in TaskStatus.values
+        },
+        "links": {status: _changelist("accountcreationtask", status=status) for status in TaskStatus.values},
+    }
+
+
+def activity_chart(*, days: int, now: datetime | None = None) -> dict[str, Any]:
+    """Attempts that ended in the last ``days`` days, per hour (1 day) or per day, by outcome."""
+    now = timezone.localtime(now or timezone.now())
+    hourly = days <= 1
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    if hourly:
+        first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+        slots = [first + step * i for i in range(24)]
+    else:
+        first = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+        slots = [timezone.localtime(first + step * i).replace(hour=0) for i in range(days)]
+    trunc = TruncHour("finished_at") if hourly else TruncDay("finished_at")
+    outcomes = [AttemptOutcome.SUCCEEDED, AttemptOutcome.RETRY, AttemptOutcome.FAILED, AttemptOutcome.LOST]
+    rows = (
+        AccountCreationLog.objects.filter(finished_at__gte=first, outcome__in=outcomes)
+        .order_by()
+        .annotate(slot=trunc)
+        .values_list("slot", "outcome")
+        .annotate(n=Count("id"))
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for slot, outcome, n in rows:
+        key = timezone.localtime(slot).strftime("%Y-%m-%d %H" if hourly else "%Y-%m-%d")
+        counts[(key, outcome)] = counts.get((key, outcome), 0) + n
+    keys = [slot.strftime("%Y-%m-%d %H" if hourly else "%Y-%m-%d") for slot in slots]
+    return {
+        "labels": [slot.strftime("%H:00" if hourly else "%m-%d") for slot in slots],
+        "series": {outcome: [counts.get((key, outcome), 0) for key in keys] for outcome in outcomes},
+        "totals": {outcome: sum(counts.get((key, outcome), 0) for key in keys) for outcome in outcomes},
+    }
+
+
+@dataclass
+class Reason:
+    system: str
+    message: str
+    count: int
+    link: str
+    statuses: str = ""
+
+
+def failure_reasons(*, limit: int = TOP_REASONS) -> list[Reason]:
+    """The most common last errors of failed tasks, grouped by system and message."""
+    rows = (
+        AccountCreationTask.objects.filter(status=TaskStatus.FAILED)
+        .order_by()
+        .values_list("account_type", "last_error")
+        .annotate(n=Count("id"))
+        .order_by("-n", "account_type")[:limit]
+    )
+    return [
+        Reason(
+            system=system,
+            message=message or "(no message)",
+            count=n,
+            link=_changelist(
+                "accountcreationtask",
+                status=TaskStatus.FAILED,
+                account_type=system,
+                last_error__startswith=message[:ERROR_PREFIX_CHARS],
+            ),
+        )
+        for system, message, n in rows
+    ]
+
+
+def attempt_error_reasons(*, days: int = 7, limit: int = TOP_REASONS, now: datetime | None = None) -> list[Reason]:
+    """The most common error messages of attempts in the last ``days`` days (retries included)."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    rows = (
+        AccountCreationLog.objects.filter(
+            created_at__gte=since,
+            outcome__in=[AttemptOutcome.RETRY, AttemptOutcome.FAILED, AttemptOutcome.LOST, AttemptOutcome.DROPPED],
+        )
+        .order_by()
+        .values_list("task__account_type", "error_message")
+        .annotate(n=Count("id"))
+        .order_by("-n", "task__account_type")[:limit]
+    )
+    return [
+        Reason(
+            system=system,
+            message=message or "(no message)",
+            count=n,
+            link=_changelist("accountcreationlog", error_message__startswith=message[:ERROR_PREFIX_CHARS]),
+        )
+        for system, message, n in rows
+    ]
+
+
+@dataclass
+class RequestSummary:
+    request: AccountCreationRequest
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.counts.get(TaskStatus.FAILED) or self.counts.get(TaskStatus.BLOCKED))
+
+
+def recent_requests(*, limit: int = RECENT_REQUESTS) -> list[RequestSummary]:
+    """The latest requests with their task counts by status (two queries)."""
+    requests = list(AccountCreationRequest.objects.order_by("-id")[:limit])
+    counts = (
+        AccountCreationTask.objects.filter(request_id__in=[r.pk for r in requests])
+        .order_by()
+        .values_list("request_id", "status")
+        .annotate(n=Count("id"))
+    )
+    by_request: dict[int, dict[str, int]] = {}
+    for request_id, status, n in counts:
+        by_request.setdefault(request_id, {})[status] = n
+    return [RequestSummary(request=r, counts=by_request.get(r.pk, {})) for r in requests]
+
+
+def recent_runs(*, limit: int = RECENT_RUNS) -> list[EngineRun]:
+    return list(EngineRun.objects.order_by("-started_at")[:limit])
+
+
+# --- one request: people x systems --------------------------------------------------------
+
+
+@dataclass
+class GridRow:
+    employee_number: str
+    employee_name: str
+    origin_system: str
+    cells: dict[str, AccountCreationTask | None]
+
+    @property
+    def ordered_cells(self) -> list[tuple[str, AccountCreationTask | None]]:
+        return [(system, self.cells.get(system)) for system in SYSTEMS]
+
+
+@dataclass
+class Grid:
+    business_key: str
+    rows: list[GridRow]
+    counts: dict[str, int]
+    retryable_ids: list[int]
+    truncated: bool
+
+
+def request_grid(*, business_key: str) -> Grid:
+    """Every task of one businessKey, as people x systems, with attempt counts (one query)."""
+    tasks = list(
+        AccountCreationTask.objects.filter(business_key=business_key)
+        .annotate(attempts=attempts_subquery())
+        .order_by("request_id", "id")[: GRID_MAX_TASKS + 1]
+    )
+    truncated = len(tasks) > GRID_MAX_TASKS
+    tasks = tasks[:GRID_MAX_TASKS]
+    rows: dict[tuple[str, str], GridRow] = {}
+    counts: dict[str, int] = {}
+    for task in tasks:
+        key = (task.origin_system, task.employee_number)
+        row = rows.setdefault(
+            key, GridRow(task.employee_number, task.employee_name, task.origin_system, {})
+        )
+        # A person has one task per system in a request; keep the newest if ever more.
+        row.cells[task.account_type] = task
+        counts[task.status] = counts.get(task.status, 0) + 1
+    return Grid(
+        business_key=business_key,
+        rows=list(rows.values()),
+        counts=counts,
+        retryable_ids=[t.pk for t in tasks if t.status in RETRYABLE],
+        truncated=truncated,
+    )
+
+
+# --- people -------------------------------------------------------------------------------
+
+
+def person_search(*, query: str, limit: int = SEARCH_MAX_PEOPLE) -> list[dict[str, Any]]:
+    """People whose employee number is ``query`` or whose name contains it."""
+    query = query.strip()
+    if not query:
+        return []
+    rows = (
+        AccountCreationTask.objects.filter(Q(employee_number__iexact=query) | Q(employee_name__icontains=query))
+        .order_by("employee_number")
+        .values("employee_number", "employee_name")
+        .annotate(tasks=Count("id"))[:limit]
+    )
+    return [dict(row) for row in rows]
+
+
+@dataclass
+class Account:
+    system: str
+    label: str
+    task: AccountCreationTask | None
+    username: str = ""
+    email: str = ""
+    account_id: str = ""
+
+
+@dataclass
+class Person:
+    employee_number: str
+    employee_name: str
+    accounts: list[Account]
+    tasks: Sequence[AccountCreationTask]
+    attempts: list[AccountCreationLog]
+    mailbox: MailboxAddress | None
+
+
+def person_detail(*, employee_number: str) -> Person | None:
+    """A person's three accounts (from their newest task per system) and history (3 queries)."""
+    tasks = list(
+        AccountCreationTask.objects.filter(employee_number=employee_number)
+        .annotate(attempts=attempts_subquery())
+        .order_by("-id")[:PERSON_MAX_TASKS]
+    )
+    if not tasks:
+        return None
+    attempts = list(
+        AccountCreationLog.objects.filter(task_id__in=[t.pk for t in tasks])
+        .select_related("task")
+        .order_by("-created_at", "-id")[:PERSON_MAX_ATTEMPTS]
+    )
+    accounts = []
+    for system in SYSTEMS:
+        of_system = [t for t in tasks if t.account_type == system]
+        chosen = next((t for t in of_system if t.status == TaskStatus.COMPLETED), of_system[0] if of_system else None)
+        result = (chosen.result or {}) if chosen is not None and chosen.status == TaskStatus.COMPLETED else {}
+        accounts.append(
+            Account(
+                system=system,
+                label=SYSTEM_LABELS[system],
+                task=chosen,
+                username=str(result.get("username", "")),
+                email=str(result.get("email", "")),
+                account_id=str(result.get("account_id", "")),
+            )
+        )
+    return Person(
+        employee_number=employee_number,
+        employee_name=tasks[0].employee_name,
+        accounts=accounts,
+        tasks=tasks,
+        attempts=attempts,
+        mailbox=MailboxAddress.objects.filter(employee_number=employee_number).first(),
+    )

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from account_creation.ops import views
+
+app_name = "ops"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("request/", views.request_view, name="request"),
+    path("person/", views.person_view, name="person"),
+    path("retry/", views.retry_view, name="retry"),
+]
