@@ -237,12 +237,12 @@ def request_grid(*, business_key: str) -> Grid:
 
 
 def person_search(*, query: str, limit: int = SEARCH_MAX_PEOPLE) -> list[dict[str, Any]]:
-    """People whose employee number is ``query`` or whose name contains it."""
+    """People whose employee number starts with ``query`` or whose name contains it."""
     query = query.strip()
     if not query:
         return []
     rows = (
-        AccountCreationTask.objects.filter(Q(employee_number__iexact=query) | Q(employee_name__icontains=query))
+        AccountCreationTask.objects.filter(Q(employee_number__istartswith=query) | Q(employee_name__icontains=query))
         .order_by("employee_number")
         .values("employee_number", "employee_name")
         .annotate(tasks=Count("id"))[:limit]

@@ -1,0 +1,65 @@
+"""/healthz reports the last finished engine run and warns when it is too old."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from account_creation.models import EngineRun
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(seconds_ago: float, **fields: Any) -> EngineRun:
+    finished = timezone.now() - timedelta(seconds=seconds_ago)
+    return EngineRun.objects.create(
+        runner_id=fields.pop("runner_id", "host:1:abc"), host="host", pid=1,
+        started_at=finished - timedelta(seconds=2), finished_at=finished, **fields,
+    )
+
+
+def test_no_run_yet_is_reported_without_a_warning(settings: Any) -> None:
+    body = Client().get("/healthz").json()
+    assert body["last_run"] is None
+    assert not any("engine run" in w for w in body["warnings"])
+
+
+def test_recent_run_is_reported(settings: Any) -> None:
+    settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS = 300
+    _run(3600, runner_id="old")
+    _run(100, runner_id="newest", completed=7, failed=1)
+    EngineRun.objects.create(runner_id="running", host="h", pid=2, started_at=timezone.now())  # unfinished
+    response = Client().get("/healthz")
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "ok", body
+    assert body["last_run"]["runner_id"] == "newest"
+    assert body["last_run"]["completed"] == 7 and body["last_run"]["failed"] == 1
+    assert 100 <= body["last_run"]["seconds_ago"] < 400
+
+
+def test_run_older_than_twice_the_interval_warns(settings: Any) -> None:
+    settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS = 60
+    _run(121)
+    body = Client().get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert any("more than twice the interval (60 s)" in w for w in body["warnings"]), body["warnings"]
+
+
+def test_run_just_inside_twice_the_interval_does_not_warn(settings: Any) -> None:
+    settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS = 600
+    _run(1000)
+    body = Client().get("/healthz").json()
+    assert body["status"] == "ok", body["warnings"]
+
+
+def test_dashboard_shows_the_same_warning(settings: Any, django_user_model: Any) -> None:
+    from account_creation.tests.ops.sandbox_data import staff_client
+
+    settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS = 60
+    _run(500)
+    page = staff_client(django_user_model).get("/admin/status/").content.decode()
+    assert "more than twice the interval (60 s): is cron running?" in page
