@@ -75,8 +75,10 @@ def test_dashboard_grid_retry_and_person(
     page.click("button:text('Find person')")
     page.wait_for_selector("#accounts")
     accounts = page.locator("#accounts").inner_text()
-    assert "zP100001" in accounts and "zhangsan@corp.example.com" in accounts
+    assert "zP100001" in accounts
+    assert "zhangsan@corp.example.com" in accounts
     welink = AccountCreationTask.objects.get(employee_number="P100001", account_type="welink")
-    assert welink.result and welink.result["account_id"] in accounts
+    assert welink.result
+    assert welink.result["account_id"] in accounts
     assert page.locator("#person-attempts tbody tr").count() >= 3
     page.screenshot(path=str(SCREENSHOTS / "person.png"), full_page=True)

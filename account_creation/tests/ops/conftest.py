@@ -26,7 +26,9 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def sandbox_run(api_client: Any, departments: None, sandbox_server: SandboxServer, settings: Any) -> Iterator[SandboxRun]:
+def sandbox_run(
+    api_client: Any, departments: None, sandbox_server: SandboxServer, settings: Any
+) -> Iterator[SandboxRun]:
     sandbox_server.world.reset()
     yield make_sandbox_run(api_client=api_client, server=sandbox_server, settings=settings)
     reset_connectors()

@@ -33,7 +33,8 @@ def test_non_staff_is_refused(url: str, django_user_model: Any) -> None:
 
 def test_retry_refused_to_anonymous_and_non_staff(django_user_model: Any) -> None:
     assert Client().post("/admin/status/retry/", {"task_id": "1"}).status_code == 302
-    assert staff_client(django_user_model, staff=False).post("/admin/status/retry/", {"task_id": "1"}).status_code == 403
+    clerk = staff_client(django_user_model, staff=False)
+    assert clerk.post("/admin/status/retry/", {"task_id": "1"}).status_code == 403
 
 
 def test_admin_home_links_to_the_dashboard(django_user_model: Any) -> None:
@@ -54,7 +55,8 @@ def test_dashboard_renders_the_sandbox_run(sandbox_run: SandboxRun, django_user_
     # The failure reason, linked to the filtered task list.
     assert "No department mapping for departmentCode" in page
     assert "last_error__startswith=No+department+mapping" in page
-    assert sandbox_run.mixed_key in page and sandbox_run.good_key in page
+    assert sandbox_run.mixed_key in page
+    assert sandbox_run.good_key in page
     assert "queue drained" in page  # engine runs
 
 
@@ -80,7 +82,8 @@ def test_request_grid_and_retry_button(sandbox_run: SandboxRun, django_user_mode
     page = client.get(url).content.decode()
     assert page.count('class="cell status-') == 9  # 3 people x 3 systems
     assert page.count('data-status="completed"') == 3
-    assert page.count('data-status="failed"') == 2 and page.count('data-status="blocked"') == 4
+    assert page.count('data-status="failed"') == 2
+    assert page.count('data-status="blocked"') == 4
     assert page.count('<button type="submit" class="retry">') == 6
     assert "2 attempts" in page
 
@@ -114,9 +117,11 @@ def test_retry_refuses_what_it_cannot_retry_and_ignores_foreign_next(django_user
     response = client.post(
         "/admin/status/retry/", {"task_id": ["424242", "nope"], "next": "https://evil.example/"}, follow=False
     )
-    assert response.status_code == 302 and response["Location"] == "/admin/status/"
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/status/"
     page = client.get("/admin/status/").content.decode()
-    assert "Task #424242 not retried" in page and "Not a task id" in page
+    assert "Task #424242 not retried" in page
+    assert "Not a task id" in page
 
 
 @pytest.mark.slow
@@ -126,12 +131,14 @@ def test_person_search_shows_three_accounts_and_history(sandbox_run: SandboxRun,
     task = AccountCreationTask.objects.get(employee_number="P100001", account_type="welink")
     assert "zP100001" in page  # the IDaaS username
     assert "zhangsan@corp.example.com" in page
-    assert task.result and task.result["account_id"] in page  # the WeLink id
+    assert task.result
+    assert task.result["account_id"] in page
     assert page.count("<td>succeeded</td>") >= 3
     by_name = client.get("/admin/status/person/", {"q": "三"}).content.decode()
     assert "zP100001" in by_name  # one match: straight to the person
     several = client.get("/admin/status/person/", {"q": "P"}).content.decode()
-    assert "6 people match" in several and "P200003" in several
+    assert "6 people match" in several
+    assert "P200003" in several
     nobody = client.get("/admin/status/person/", {"q": "no-such-person"}).content.decode()
     assert "Nobody matches" in nobody
 

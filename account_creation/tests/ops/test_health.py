@@ -35,9 +35,11 @@ def test_recent_run_is_reported(settings: Any) -> None:
     EngineRun.objects.create(runner_id="running", host="h", pid=2, started_at=timezone.now())  # unfinished
     response = Client().get("/healthz")
     body = response.json()
-    assert response.status_code == 200 and body["status"] == "ok", body
+    assert response.status_code == 200
+    assert body["status"] == "ok", body
     assert body["last_run"]["runner_id"] == "newest"
-    assert body["last_run"]["completed"] == 7 and body["last_run"]["failed"] == 1
+    assert body["last_run"]["completed"] == 7
+    assert body["last_run"]["failed"] == 1
     assert 100 <= body["last_run"]["seconds_ago"] < 400
 
 

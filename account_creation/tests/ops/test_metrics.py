@@ -124,7 +124,8 @@ def test_every_metric_after_a_sandbox_run(sandbox_run: SandboxRun, api_client: A
     buckets = [s for s in latency.samples if s.name.endswith("_bucket") and s.labels["system"] == "idaas"]
     values = [s.value for s in buckets]
     assert values == sorted(values), "histogram buckets are cumulative"
-    assert buckets[-1].labels["le"] == "+Inf" and buckets[-1].value == counts[(("system", "idaas"),)]
+    assert buckets[-1].labels["le"] == "+Inf"
+    assert buckets[-1].value == counts[(("system", "idaas"),)]
 
     runs = EngineRun.objects.filter(finished_at__isnull=False)
     assert samples(families["accountsync_engine_runs"], "_total")[()] == runs.count() == sandbox_run.runs
