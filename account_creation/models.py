@@ -215,6 +215,9 @@ class MailboxAddress(models.Model):
 
     employee_number = models.CharField(max_length=64, unique=True)
     local_part = models.CharField(max_length=64)
+    base_local_part = models.CharField(
+        max_length=64, default="", help_text="The local part before any collision suffix (zhangsan for zhangsan2)."
+    )
     domain = models.CharField(max_length=100)
     address = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -222,6 +225,8 @@ class MailboxAddress(models.Model):
     class Meta:
         ordering = ["address"]
         verbose_name_plural = "mailbox addresses"
+        # Finding the taken suffixes of a name is one equality look-up, not a table scan.
+        indexes = [models.Index(fields=["domain", "base_local_part"], name="mailbox_base_idx")]
 
     def __str__(self) -> str:
         return self.address

@@ -26,7 +26,7 @@ def measure(people: int) -> dict[str, float]:
     from account_creation.connectors.fake import FakeConnector
     from account_creation.models import AccountCreationTask
     from account_creation.services.engine import AccountCreationService
-    from account_creation.services.intake import payload_fingerprint, request_create_accounts
+    from account_creation.services.intake import request_create_accounts
 
     key = f"bench-{time.monotonic_ns()}"
     envelope = {"originSystem": "bench", "businessKey": key, "accountType": "personal", "employeeType": "W",

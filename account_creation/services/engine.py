@@ -35,7 +35,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from account_creation.connectors import configured_account_types, get_connector
+from account_creation.connectors import configure_pool, configured_account_types, get_connector
 from account_creation.connectors.base import AccountResult, ConnectorError
 from account_creation.models import (
     ACCOUNT_TYPE_CHOICES,
@@ -475,6 +475,7 @@ class AccountCreationService:
             if missing and system in self.requested_types
         }
         types = [t for t in self.requested_types if t in configured]
+        configure_pool(self.concurrency)
         run_row = self._start_run_row()
         self.started_at = timezone.now()
         started = time.monotonic()

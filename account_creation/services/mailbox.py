@@ -10,12 +10,12 @@ works the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import logging
-import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from account_creation.connectors.base import RetryableError
+from account_creation.connectors.base import ConnectorError, RetryableError
 from account_creation.models import MailboxAddress
 from account_creation.naming import LOCAL_PART_MAX, email_local_part
 from accountsync.logging import kv
@@ -35,20 +35,22 @@ def default_domain() -> str:
     return normalise_domain(settings.EMAIL_DOMAIN)
 
 
-def _next_candidate(base: str, domain: str) -> str:
+def _lowest_free(base: str, taken: set[str]) -> str:
     """The lowest free local part: base, base2, base3 … (base1 is never handed out)."""
-    # Local parts are built from [a-z] only, so base + digits can only be base's suffixes.
-    taken = MailboxAddress.objects.filter(
-        domain=domain, local_part__regex=rf"^{re.escape(base)}[0-9]*$"
-    ).values_list("local_part", flat=True)
-    used = set()
-    for local in taken:
-        suffix = local[len(base):]
-        used.add(int(suffix) if suffix else 1)
     number = 1
-    while number in used:
+    while (base if number == 1 else f"{base}{number}") in taken:
         number += 1
     return base if number == 1 else f"{base}{number}"
+
+
+def _taken(domain: str, base: str) -> set[str]:
+    return set(
+        MailboxAddress.objects.filter(domain=domain, base_local_part=base).values_list("local_part", flat=True)
+    )
+
+
+def _next_candidate(base: str, domain: str) -> str:
+    return _lowest_free(base, _taken(domain, base))
 
 
 def mailbox_allocate(*, employee_number: str, employee_name: str, domain: str) -> MailboxAddress:
@@ -69,6 +71,7 @@ def mailbox_allocate(*, employee_number: str, employee_name: str, domain: str) -
                 mailbox = MailboxAddress.objects.create(
                     employee_number=employee_number,
                     local_part=local,
+                    base_local_part=base,
                     domain=domain,
                     address=f"{local}@{domain}",
                 )
@@ -84,3 +87,75 @@ def mailbox_allocate(*, employee_number: str, employee_name: str, domain: str) -
         f"(other runners kept taking the candidates for {base!r}@{domain}); the task retries on its own.",
         details={"employee_number": employee_number, "local_part": base, "domain": domain},
     )
+
+
+@dataclass(frozen=True)
+class MailboxRequest:
+    employee_number: str
+    employee_name: str
+    domain: str
+
+
+def mailboxes_allocate(
+    *, people: list[MailboxRequest]
+) -> dict[str, MailboxAddress | ConnectorError]:
+    """Allocate the addresses of many people with a fixed number of queries.
+
+    Existing addresses are returned as they are; a name that yields no local part maps to
+    its PermanentError. Candidates are chosen against the taken local parts of all bases in
+    one read and inserted in one statement; anyone whose candidate a concurrent allocator
+    took meanwhile falls back to :func:`mailbox_allocate`.
+    """
+    outcome: dict[str, MailboxAddress | ConnectorError] = {
+        mailbox.employee_number: mailbox
+        for mailbox in MailboxAddress.objects.filter(employee_number__in=[p.employee_number for p in people])
+    }
+    wanted: list[tuple[MailboxRequest, str, str]] = []
+    for person in people:
+        if person.employee_number in outcome:
+            continue
+        try:
+            base = email_local_part(person.employee_name)[: LOCAL_PART_MAX - SUFFIX_DIGITS]
+        except ConnectorError as exc:
+            outcome[person.employee_number] = exc
+            continue
+        wanted.append((person, base, normalise_domain(person.domain) or default_domain()))
+    if not wanted:
+        return outcome
+    taken: dict[tuple[str, str], set[str]] = {}
+    for domain, base, local in MailboxAddress.objects.filter(
+        domain__in={domain for _, _, domain in wanted}, base_local_part__in={base for _, base, _ in wanted}
+    ).values_list("domain", "base_local_part", "local_part"):
+        taken.setdefault((domain, base), set()).add(local)
+    rows = []
+    for person, base, domain in wanted:
+        names = taken.setdefault((domain, base), set())
+        local = _lowest_free(base, names)
+        names.add(local)
+        rows.append(
+            MailboxAddress(
+                employee_number=person.employee_number,
+                local_part=local,
+                base_local_part=base,
+                domain=domain,
+                address=f"{local}@{domain}",
+            )
+        )
+    MailboxAddress.objects.bulk_create(rows, ignore_conflicts=True)
+    stored = {
+        mailbox.employee_number: mailbox
+        for mailbox in MailboxAddress.objects.filter(employee_number__in=[row.employee_number for row in rows])
+    }
+    for person, _, domain in wanted:
+        mailbox = stored.get(person.employee_number)
+        if mailbox is None:  # lost a race for the candidate: allocate this one on its own
+            try:
+                mailbox = mailbox_allocate(
+                    employee_number=person.employee_number, employee_name=person.employee_name, domain=domain
+                )
+            except ConnectorError as exc:
+                outcome[person.employee_number] = exc
+                continue
+        outcome[person.employee_number] = mailbox
+    logger.info(kv(event="mailboxes_allocated", count=len(rows)))
+    return outcome

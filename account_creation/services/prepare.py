@@ -1,17 +1,17 @@
 """Resolve everything a connector needs for a batch of tasks, with a fixed number of reads.
 
-Department and employee-type mappings and existing mailboxes are read once per batch;
-a person's mailbox is allocated (one insert) the first time one of their tasks runs.
+Department and employee-type mappings are read once per batch, and the mailbox addresses
+of everyone in the batch are looked up or allocated together (see mailboxes_allocate).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from account_creation.connectors.base import Person, ProvisioningRequest, RetryableError
+from account_creation.connectors.base import ConnectorError, Person, ProvisioningRequest, RetryableError
 from account_creation.models import AccountCreationTask, AccountType, MailboxAddress
 from account_creation.naming import english_name, idaas_username
-from account_creation.services.mailbox import default_domain, mailbox_allocate
+from account_creation.services.mailbox import MailboxRequest, default_domain, mailboxes_allocate
 from departments.models import DepartmentMapping, EmployeeTypeMapping
 
 
@@ -20,7 +20,6 @@ class BatchPreparer:
         tasks = list(tasks)
         codes = {task.department_code for task in tasks}
         types = {task.employee_type for task in tasks}
-        numbers = {task.employee_number for task in tasks}
         self.departments = {
             mapping.idata_departmentcode: mapping
             for mapping in DepartmentMapping.objects.filter(idata_departmentcode__in=codes, is_active=True)
@@ -29,10 +28,17 @@ class BatchPreparer:
             mapping.employee_type: mapping
             for mapping in EmployeeTypeMapping.objects.filter(employee_type__in=types)
         }
-        self.mailboxes = {
-            mailbox.employee_number: mailbox
-            for mailbox in MailboxAddress.objects.filter(employee_number__in=numbers)
-        }
+        people = {}
+        for task in tasks:
+            mapping = self.employee_types.get(task.employee_type)
+            people[task.employee_number] = MailboxRequest(
+                employee_number=task.employee_number,
+                employee_name=task.employee_name,
+                domain=(mapping.email_domain if mapping else "") or default_domain(),
+            )
+        # Every claimed task needs the person's address (IDaaS email, WeLink userEmail,
+        # Exchange alias): allocate the missing ones for the whole batch at once.
+        self.mailboxes: dict[str, MailboxAddress | ConnectorError] = mailboxes_allocate(people=list(people.values()))
 
     def prepare(self, task: AccountCreationTask, *, attempt: int = 1) -> ProvisioningRequest:
         """Raises RetryableError when a mapping is missing (an operator can add it)."""
@@ -52,13 +58,10 @@ class BatchPreparer:
                 details={"employee_type": task.employee_type},
             )
         mailbox = self.mailboxes.get(task.employee_number)
-        if mailbox is None:
-            mailbox = mailbox_allocate(
-                employee_number=task.employee_number,
-                employee_name=task.employee_name,
-                domain=employee_type.email_domain or default_domain(),
-            )
-            self.mailboxes[task.employee_number] = mailbox
+        if isinstance(mailbox, ConnectorError):
+            raise type(mailbox)(mailbox.message, details=mailbox.details)
+        if mailbox is None:  # pragma: no cover - every claimed person was allocated above
+            raise RetryableError(f"No mailbox address allocated for {task.employee_number}; retrying.")
         person = Person(
             employee_number=task.employee_number,
             employee_name=task.employee_name,

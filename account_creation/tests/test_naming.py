@@ -205,8 +205,8 @@ def test_lost_race_inside_a_callers_transaction_takes_the_next_suffix(monkeypatc
     def stale_candidate(base: str, domain: str) -> str:
         if not raced:
             raced.append(1)
-            MailboxAddress.objects.create(employee_number="OTHER", local_part=base, domain=domain,
-                                          address=f"{base}@{domain}")
+            MailboxAddress.objects.create(employee_number="OTHER", local_part=base, base_local_part=base,
+                                          domain=domain, address=f"{base}@{domain}")
             return base  # what the allocator saw before the other runner inserted it
         return real(base, domain)
 
@@ -215,6 +215,36 @@ def test_lost_race_inside_a_callers_transaction_takes_the_next_suffix(monkeypatc
         allocated = mailbox_allocate(employee_number="P1", employee_name="张三", domain="corp.example.com")
         assert MailboxAddress.objects.count() == 2  # the caller's transaction is still usable
     assert allocated.local_part == "zhangsan2"
+
+
+@pytest.mark.django_db
+def test_batch_allocation_resolves_collisions_inside_the_batch_and_with_stored_addresses():
+    from account_creation.services.mailbox import MailboxRequest, mailboxes_allocate
+
+    mailbox_allocate(employee_number="OLD", employee_name="张三", domain="corp.example.com")
+    people = [
+        MailboxRequest("P1", "张三", "corp.example.com"),
+        MailboxRequest("P2", "张三", "corp.example.com"),
+        MailboxRequest("P3", "李四", "@Corp.Example.com"),
+        MailboxRequest("P4", "123", "corp.example.com"),
+        MailboxRequest("OLD", "张三", "corp.example.com"),
+    ]
+    outcome = mailboxes_allocate(people=people)
+    addresses = {number: getattr(value, "address", None) for number, value in outcome.items()}
+    assert addresses == {
+        "OLD": "zhangsan@corp.example.com",
+        "P1": "zhangsan2@corp.example.com",
+        "P2": "zhangsan3@corp.example.com",
+        "P3": "lisi@corp.example.com",
+        "P4": None,
+    }
+    assert isinstance(outcome["P4"], PermanentError)
+    # Allocated once: asking again returns the same addresses and writes nothing.
+    again = mailboxes_allocate(people=people[:3])
+    assert {n: m.address for n, m in again.items() if isinstance(m, MailboxAddress)} == {
+        n: a for n, a in addresses.items() if n in ("P1", "P2", "P3")
+    }
+    assert MailboxAddress.objects.count() == 4
 
 
 @pytest.mark.django_db

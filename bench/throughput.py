@@ -1,0 +1,160 @@
+"""Engine throughput against the sandbox with injected latency.
+
+    python bench/throughput.py [--db sqlite|postgres] [--people 1000] [--latency-ms 50]
+                               [--concurrency 1,4,16,32] [--quick] [--json]
+
+For each concurrency C: a fresh batch of people (3 tasks each) is submitted through the
+intake service, the sandbox (its own process) answers every call after LATENCY ms, and one
+engine run with C threads and the real connectors drains the queue. Reported: tasks/s,
+downstream calls/s (counted by the sandbox) and efficiency = achieved calls/s ÷ (C / L),
+the ceiling for C threads each waiting L seconds per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import ROOT, fresh_database  # noqa: E402
+
+CREDENTIALS = {
+    "IDAAS_ACCOUNT": "bench-idaas",
+    "IDAAS_SECRET": "bench-idaas-secret",
+    "IDAAS_ENTERPRISE_ID": "bench",
+    "WELINK_CLIENT_ID": "bench-welink",
+    "WELINK_CLIENT_SECRET": "bench-welink-secret",
+    "EMAIL_AUTH_TOKEN": "bench-email-token",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sandbox_call(url: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method="POST" if data is not None else "GET")  # noqa: S310
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - local sandbox
+        return json.loads(answer.read())
+
+
+def start_sandbox(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_sandbox", "--port", str(port)], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            sandbox_call(url, "/_sandbox/state")
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the sandbox did not start")
+
+
+def downstream_calls(url: str) -> int:
+    totals = sandbox_call(url, "/_sandbox/state")["totals"]
+    return int(totals["requests"]["all"]) + int(totals["token_fetches"]["all"])
+
+
+def seed(people: int, tag: str) -> int:
+    from account_creation.services.intake import request_create_accounts
+
+    envelope = {"originSystem": "bench", "businessKey": tag, "accountType": "personal", "employeeType": "W",
+                "systemList": ["idaas", "welink", "email"]}
+    surnames = "张王李赵刘陈杨黄周吴徐孙胡朱高林何郭马罗"
+    given = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚"
+    users = [
+        (i, {"employeeNumber": f"T{tag[-6:]}{i:05d}", "employeeName": surnames[i % 20] + given[(i // 20) % 20],
+             "departmentCode": "120000", "phoneNumber": "13800138000", "partnerCompany": "", "country": "cn"})
+        for i in range(people)
+    ]
+    request_create_accounts(envelope=envelope, users=users, rejected=[], fingerprint=tag)
+    return people * 3
+
+
+def measure(concurrency: int, people: int, sandbox_url: str, latency_ms: int) -> dict[str, float]:
+    from account_creation.connectors import reset_connectors
+    from account_creation.services.engine import AccountCreationService
+
+    tag = f"tp{concurrency}-{time.monotonic_ns() % 10**9}"
+    tasks = seed(people, tag)
+    reset_connectors()  # fresh sessions and tokens, pools sized for C
+    before = downstream_calls(sandbox_url)
+    started = time.perf_counter()
+    summary = AccountCreationService(max_tasks=tasks, concurrency=concurrency, record_run=False).run()
+    elapsed = time.perf_counter() - started
+    after = downstream_calls(sandbox_url)
+    completed = summary.total("completed")
+    if completed != tasks:
+        raise SystemExit(f"C={concurrency}: only {completed} of {tasks} tasks completed: {dict(summary.per_type)}")
+    calls = after - before
+    ceiling = concurrency / (latency_ms / 1000)
+    return {
+        "concurrency": concurrency,
+        "tasks": tasks,
+        "seconds": round(elapsed, 2),
+        "tasks_per_s": round(tasks / elapsed, 1),
+        "calls": calls,
+        "calls_per_s": round(calls / elapsed, 1),
+        "ceiling_calls_per_s": round(ceiling, 1),
+        "efficiency": round(calls / elapsed / ceiling, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--people", type=int, default=1000, help="people per run at C >= 16 (3 tasks each)")
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--concurrency", default="1,4,16,32")
+    parser.add_argument("--quick", action="store_true", help="100 people per run")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    os.environ.update(CREDENTIALS)
+    database_url = fresh_database(args.db, "accountsync_bench_throughput")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "accountsync.settings", "SECRET_KEY": "bench",
+           "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    sandbox, url = start_sandbox(env)
+    try:
+        sandbox_call(url, "/_sandbox/faults", {"latency_ms": args.latency_ms})
+        os.environ.update(IDAAS_BASE_URL=url, WELINK_BASE_URL=url, EMAIL_BASE_URL=url,
+                          ACCOUNT_CREATION_HTTP_TIMEOUT="30")
+        from _setup import setup_django
+
+        setup_django(database_url)
+        rows = []
+        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+            # Low concurrency is slow by design (C/L calls per second): a smaller batch
+            # measures the same ratio without minutes of waiting.
+            people = 100 if args.quick else (args.people if concurrency >= 16 else max(100, args.people // 10))
+            rows.append(measure(concurrency, people, url, args.latency_ms))
+            if not args.json:
+                row = rows[-1]
+                print(f"C={row['concurrency']:>3}  {row['tasks']:>5} tasks in {row['seconds']:>7.2f} s  "
+                      f"{row['tasks_per_s']:>7.1f} tasks/s  {row['calls_per_s']:>7.1f} calls/s  "
+                      f"(ceiling {row['ceiling_calls_per_s']:.0f})  efficiency {row['efficiency']:.0%}", flush=True)
+        if args.json:
+            print(json.dumps({"db": args.db, "latency_ms": args.latency_ms, "rows": rows}))
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
