@@ -83,6 +83,7 @@ if SANDBOX_ENABLED:
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -118,6 +119,11 @@ except Exception as exc:  # django-environ raises several types for a bad URL
         f"Environment variable DATABASE_URL has an invalid value: {exc}"
     ) from exc
 _db = DATABASES["default"]
+if not str(_db.get("ENGINE", "")).startswith(("django.db.backends.sqlite3", "django.db.backends.postgresql")):
+    raise ImproperlyConfigured(
+        f"Environment variable DATABASE_URL uses an unsupported database ({_db.get('ENGINE')!r}): "
+        "use sqlite:///path/to/file.sqlite3 or postgres://user:password@host:5432/name"
+    )
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE makes writers queue on the busy timeout instead of failing with
     # "database is locked" when a read transaction tries to upgrade; WAL lets readers
@@ -145,7 +151,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "zh-hans"
+# English by default (API messages are English); the admin follows the browser's language,
+# so operators with a Chinese browser get a Chinese admin.
+LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -187,6 +196,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"AccountTypeEnum": "account_creation.models.AccountType"},
 }
 
 # --- Downstream systems (names from the product spec) -----------------------------------
