@@ -502,6 +502,7 @@ def test_stored_tasks_have_every_column_as_the_orm_would_write_it(api_client, de
         assert task.attempt_base == 0
         assert task.status == TaskStatus.PENDING
     p2 = AccountCreationTask.objects.filter(employee_number="P2").first()
+    assert p2 is not None
     assert p2.partner_company == ""
     assert p2.country == "hk"
     assert p2.phone_number == "13800138000"
