@@ -157,3 +157,9 @@ def all_pages(client: APIClient, url: str) -> list[dict[str, Any]]:
         items.extend(page["results"])
         next_url = page["next"]
     return items
+
+
+def result_of(task: AccountCreationTask) -> dict[str, Any]:
+    """A task's stored result (completed tasks always have one)."""
+    assert isinstance(task.result, dict), f"task {task.pk} has no result: {task.result!r}"
+    return task.result

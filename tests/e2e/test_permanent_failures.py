@@ -51,7 +51,8 @@ def test_an_ou_idaas_refuses_fails_blocks_dependents_then_retry_completes(
         assert failed[dependent].logs.count() == 0
     assert "P004000" not in {user["employeeNumber"] for user in sandbox.state["accounts"]["idaas"]}
     detail = api_client.get(f"/account-creation/{idaas.pk}/").json()
-    assert detail["status"] == "failed" and detail["last_error"] == idaas.last_error
+    assert detail["status"] == "failed"
+    assert detail["last_error"] == idaas.last_error
 
     # Fix the cause, retry the failed task: it completes and releases its dependents.
     fixed = api_client.patch(f"/department-mappings/{mapping_id}/", {"ou": "OU=销售部,DC=example,DC=com"},
@@ -108,4 +109,6 @@ def test_wrong_welink_credentials_fail_fast_then_retry_after_the_fix(
     assert {u["corpUserId"] for u in sandbox.state["accounts"]["welink"]} == set(numbers)
     for task in welink:
         detail = api_client.get(f"/account-creation/{task.pk}/").json()
-        assert detail["status"] == "completed" and detail["attempts"] == 2 and detail["last_error"] == ""
+        assert detail["status"] == "completed"
+        assert detail["attempts"] == 2
+        assert detail["last_error"] == ""
