@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connections
 
 from sandbox.server import SandboxServer, start_sandbox
 
@@ -76,3 +77,7 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+            # Under Playwright's sync API the test body runs in a greenlet with its own
+            # context, so the ORM opened a connection there: close it, or PostgreSQL refuses
+            # to drop the test database ("being accessed by other users").
+            connections.close_all()
