@@ -48,6 +48,7 @@ from account_creation.models import (
 )
 from account_creation.services import metrics
 from account_creation.services.prepare import BatchPreparer
+from account_creation.services.sql import update_rows
 from accountsync.logging import kv
 from accountsync.redaction import redact_data, redact_text
 
@@ -238,11 +239,11 @@ def _release_dependents(task: AccountCreationTask, now: datetime) -> int:
     dependents = dependents_of(task.account_type)
     if not dependents:
         return 0
-    return AccountCreationTask.objects.filter(
-        employee_number=task.employee_number,
-        account_type__in=dependents,
-        status=TaskStatus.BLOCKED,
-    ).update(status=TaskStatus.PENDING, next_attempt_at=None, last_error="", updated_at=now)
+    return update_rows(
+        AccountCreationTask,
+        values={"status": TaskStatus.PENDING, "next_attempt_at": None, "last_error": "", "updated_at": now},
+        where={"employee_number": task.employee_number, "account_type": dependents, "status": TaskStatus.BLOCKED},
+    )
 
 
 @dataclass
@@ -254,10 +255,19 @@ class Outcome:
 
 
 def _finish_log(claim: Claim, now: datetime, **fields: Any) -> None:
-    AccountCreationLog.objects.filter(pk=claim.log_id).update(
-        finished_at=now,
-        duration_ms=int((time.monotonic() - claim.claimed_at) * 1000),
-        **fields,
+    update_rows(
+        AccountCreationLog,
+        values={"finished_at": now, "duration_ms": int((time.monotonic() - claim.claimed_at) * 1000), **fields},
+        where={"id": claim.log_id},
+    )
+
+
+def _fenced_update(task: AccountCreationTask, runner_id: str, **values: Any) -> int:
+    """Write a claimed task's outcome only while this runner still holds its lease."""
+    return update_rows(
+        AccountCreationTask,
+        values=values,
+        where={"id": task.pk, "status": TaskStatus.PROCESSING, "locked_by": runner_id},
     )
 
 
@@ -265,9 +275,9 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
     task = claim.task
     now = timezone.now()
     with transaction.atomic(durable=True):
-        updated = AccountCreationTask.objects.filter(
-            pk=task.pk, status=TaskStatus.PROCESSING, locked_by=runner_id
-        ).update(
+        updated = _fenced_update(
+            task,
+            runner_id,
             status=TaskStatus.COMPLETED,
             result=result.as_dict(),
             completed_at=now,
@@ -302,12 +312,13 @@ def task_finish_failure(
     details = redact_data(error.details) if isinstance(error, ConnectorError) else {}
     details = {"error_type": type(error).__name__, "retryable": retryable, **(details or {})}
     exhausted = claim.attempt_in_budget >= settings.ACCOUNT_CREATION_MAX_RETRIES
-    fence = AccountCreationTask.objects.filter(pk=task.pk, status=TaskStatus.PROCESSING, locked_by=runner_id)
     with transaction.atomic(durable=True):
         if retryable and not exhausted:
             delay = backoff_seconds(claim.attempt_in_budget)
             next_at = now + timedelta(seconds=delay)
-            updated = fence.update(
+            updated = _fenced_update(
+                task,
+                runner_id,
                 status=TaskStatus.PENDING,
                 next_attempt_at=next_at,
                 locked_by="",
@@ -323,7 +334,9 @@ def task_finish_failure(
                     f"{message} (gave up after {claim.attempt_in_budget} attempts; fix the cause "
                     "and retry the task)"
                 )
-            updated = fence.update(
+            updated = _fenced_update(
+                task,
+                runner_id,
                 status=TaskStatus.FAILED,
                 locked_by="",
                 locked_until=None,
