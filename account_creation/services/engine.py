@@ -552,10 +552,11 @@ class AccountCreationService:
             return f"max seconds reached ({self.max_seconds})"
         return ""
 
-    def _claim(self, types: list[str], claimed: int) -> list[Claim]:
+    def _claim(self, types: list[str], claimed: int, *, limit: int | None = None) -> list[Claim]:
+        size = self._claim_size(self.max_tasks - claimed)
         claims = task_claim_batch(
             runner_id=self.runner_id,
-            limit=self._claim_size(self.max_tasks - claimed),
+            limit=min(size, limit) if limit is not None else size,
             account_types=types,
             due_by=self.started_at,
         )
@@ -583,10 +584,15 @@ class AccountCreationService:
     def _run_threaded(self, types: list[str]) -> None:
         work: queue.Queue[tuple[Claim, BatchPreparer] | None] = queue.Queue()
         done = threading.Condition()
-        in_flight = 0
+        in_flight = 0  # claimed and not yet finished (running or queued)
+        finished = 0
+        # Keep up to two tasks per worker claimed (one running, one queued); claim again
+        # when half of that has drained, so every claim takes a batch, not a single task.
+        high_water = self.concurrency * 2
+        low_water = self.concurrency
 
         def worker() -> None:
-            nonlocal in_flight
+            nonlocal in_flight, finished
             try:
                 while True:
                     item = work.get()
@@ -598,6 +604,7 @@ class AccountCreationService:
                     finally:
                         with done:
                             in_flight -= 1
+                            finished += 1
                             done.notify_all()
             finally:
                 connection.close()
@@ -615,29 +622,28 @@ class AccountCreationService:
                     self.summary.stop_reason = reason
                     break
                 with done:
-                    # Keep every worker busy with one task in hand and one queued.
-                    while in_flight >= self.concurrency * 2 and not self.stop_event.is_set():
+                    while in_flight > low_water and not self.stop_event.is_set():
                         done.wait(timeout=0.5)
-                    busy = in_flight
-                claims = self._claim(types, claimed)
-                if not claims:
-                    if busy == 0:
-                        with done:
-                            if in_flight == 0:
-                                self.summary.stop_reason = "queue drained (nothing due)"
-                                break
-                        continue
-                    # Running tasks may release dependents: wait for one to finish.
+                    busy, finished_before = in_flight, finished
+                claims = self._claim(types, claimed, limit=high_water - busy)
+                if claims:
+                    claimed += len(claims)
+                    preparer = BatchPreparer(claim.task for claim in claims)
                     with done:
-                        if in_flight > 0:
-                            done.wait(timeout=0.5)
+                        in_flight += len(claims)
+                    for claim in claims:
+                        work.put((claim, preparer))
                     continue
-                claimed += len(claims)
-                preparer = BatchPreparer(claim.task for claim in claims)
                 with done:
-                    in_flight += len(claims)
-                for claim in claims:
-                    work.put((claim, preparer))
+                    if in_flight == 0:
+                        self.summary.stop_reason = "queue drained (nothing due)"
+                        break
+                    # Nothing due now, but running tasks may release dependents (WeLink and
+                    # Email wait for IDaaS): claim again once a share of them has finished.
+                    wanted = finished_before + max(1, in_flight // 4)
+                    deadline = time.monotonic() + 0.5
+                    while finished < wanted and in_flight and time.monotonic() < deadline:
+                        done.wait(timeout=max(0.01, deadline - time.monotonic()))
         finally:
             for _ in threads:
                 work.put(None)
