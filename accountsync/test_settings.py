@@ -20,3 +20,15 @@ from accountsync.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"user": "1000000/min"}  # noqa: F405
+
+# Django's default SQLite test database lives in memory with a shared cache, whose table
+# locks fail at once ("database table is locked") instead of waiting for the busy timeout,
+# so the engine's worker threads (one connection each) could not share it. A file in WAL
+# mode — what production runs — lets them queue as designed.
+_default_db = DATABASES["default"]  # noqa: F405
+if _default_db["ENGINE"] == "django.db.backends.sqlite3" and not _default_db.get("TEST", {}).get("NAME"):
+    import tempfile
+
+    _default_db.setdefault("TEST", {})["NAME"] = os.path.join(
+        tempfile.gettempdir(), f"accountsync-test-{os.getpid()}.sqlite3"
+    )

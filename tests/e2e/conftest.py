@@ -6,8 +6,6 @@ Nothing is faked: the API, the engine, the real connectors and the sandbox talk 
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,22 +27,6 @@ NAMES = ["李四", "王五", "赵六", "钱七", "孙八", "周九", "吴十", "
 RUN_CAP = 40
 # Generous: the machine has 2 cores and other test runs share it.
 QUIET_DEADLINE_SECONDS = 90.0
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """On SQLite, give the test database a file when these tests are collected.
-
-    Django's default SQLite test database is in memory with a shared cache, whose table
-    locks fail at once ("database table is locked") instead of waiting for the busy
-    timeout, so the engine's worker threads (one connection each) cannot share it. A file
-    database in WAL mode — what production runs — lets them queue as designed. This runs
-    before the test database is created (at the first test that needs it). An explicit
-    TEST_DATABASE_NAME is respected.
-    """
-    database = django_settings.DATABASES["default"]
-    test = database.setdefault("TEST", {})
-    if database["ENGINE"] == "django.db.backends.sqlite3" and not test.get("NAME"):
-        test["NAME"] = os.path.join(tempfile.gettempdir(), f"accountsync-test-{os.getpid()}.sqlite3")
 
 
 @pytest.fixture(scope="session")
