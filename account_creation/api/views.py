@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from account_creation.api import serializers as s
+from account_creation.api.pagination import TaskPagination
 from account_creation.models import ACCOUNT_TYPE_CHOICES, AccountCreationTask, TaskStatus
 from account_creation.selectors import task_list, task_logs, task_stats
 from account_creation.services.intake import (
@@ -131,6 +132,7 @@ class AccountCreationTaskViewSet(
     """Account creation tasks: intake, progress, attempt logs and statistics."""
 
     serializer_class = s.AccountCreationTaskSerializer
+    pagination_class = TaskPagination
 
     def get_queryset(self) -> Any:
         return task_list(filters=getattr(self, "list_filters", None))
