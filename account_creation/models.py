@@ -246,6 +246,9 @@ class EngineRun(models.Model):
     failed = models.PositiveIntegerField(default=0)
     blocked = models.PositiveIntegerField(default=0)
     recovered = models.PositiveIntegerField(default=0)
+    token_refreshes = models.JSONField(
+        default=dict, blank=True, help_text="Access tokens fetched during the run, per account type."
+    )
     stop_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:

@@ -246,11 +246,13 @@ class TokenCache:
         fetch: Callable[[], tuple[str, float]],
         *,
         system: str,
+        account_type: str = "",
         failure_memory: float = TOKEN_FAILURE_MEMORY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._fetch = fetch
         self._system = system
+        self._account_type = account_type
         self._failure_memory = failure_memory
         self._clock = clock
         self._lock = threading.Lock()
@@ -277,6 +279,10 @@ class TokenCache:
                 self._failure, self._failure_until = exc, self._clock() + self._failure_memory
                 raise
             register_secret(token)
+            if self._account_type:
+                from account_creation.services import metrics
+
+                metrics.token_refreshed(self._account_type)
             self._token, self._valid_until = token, self._clock() + keep_for
             self._failure = None
             logger.info(kv(event="token_fetched", system=self._system, valid_seconds=int(keep_for)))

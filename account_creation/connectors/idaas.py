@@ -46,7 +46,7 @@ class IdaasConnector:
         self.base_url = settings.IDAAS_BASE_URL.rstrip("/")
         self.enterprise_id = settings.IDAAS_ENTERPRISE_ID
         self.session = build_session()
-        self.tokens = TokenCache(self._fetch_token, system=SYSTEM)
+        self.tokens = TokenCache(self._fetch_token, system=SYSTEM, account_type=self.account_type)
 
     # --- token ------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ class WelinkConnector:
     def __init__(self) -> None:
         self.base_url = settings.WELINK_BASE_URL.rstrip("/")
         self.session = build_session()
-        self.tokens = TokenCache(self._fetch_token, system=SYSTEM)
+        self.tokens = TokenCache(self._fetch_token, system=SYSTEM, account_type=self.account_type)
 
     # --- token ------------------------------------------------------------------------
 

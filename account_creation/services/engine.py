@@ -120,6 +120,7 @@ class Claim:
     attempt: int  # execution_attempt (all attempts of the task, from 1)
     claimed_at: float  # monotonic, for the duration
     claimed_at_lease: float = 0.0  # monotonic time the lease was last set
+    started: float = 0.0  # monotonic time the attempt itself began (after waiting in its batch)
 
     def __post_init__(self) -> None:
         self.claimed_at_lease = self.claimed_at
@@ -257,7 +258,11 @@ class Outcome:
 def _finish_log(claim: Claim, now: datetime, **fields: Any) -> None:
     update_rows(
         AccountCreationLog,
-        values={"finished_at": now, "duration_ms": int((time.monotonic() - claim.claimed_at) * 1000), **fields},
+        values={
+            "finished_at": now,
+            "duration_ms": int((time.monotonic() - (claim.started or claim.claimed_at)) * 1000),
+            **fields,
+        },
         where={"id": claim.log_id},
     )
 
@@ -469,6 +474,7 @@ class AccountCreationService:
         self.on_progress = on_progress
         self.record_run = record_run
         self.summary = RunSummary(runner_id=self.runner_id)
+        self._tokens_before: dict[str, int] = {}
         self._summary_lock = threading.Lock()
 
     # The claim size: big enough to amortise the claim, small enough that every thread
@@ -491,6 +497,7 @@ class AccountCreationService:
         configure_pool(self.concurrency)
         run_row = self._start_run_row()
         self.started_at = timezone.now()
+        self._tokens_before = metrics.token_refresh_counts()
         started = time.monotonic()
         try:
             self.summary.recovered = task_recover_expired_leases()
@@ -540,6 +547,11 @@ class AccountCreationService:
             failed=s.total("failed"),
             blocked=s.total("blocked"),
             recovered=s.recovered,
+            token_refreshes={
+                system: count - self._tokens_before.get(system, 0)
+                for system, count in metrics.token_refresh_counts().items()
+                if count > self._tokens_before.get(system, 0)
+            },
             stop_reason=s.stop_reason[:200],
         )
 
@@ -667,7 +679,7 @@ class AccountCreationService:
                 with self._summary_lock:
                     self.summary.add(task.account_type, "dropped")
                 return
-        started = time.monotonic()
+        started = claim.started = time.monotonic()
         tb = ""
         error: BaseException | None = None
         result: AccountResult | None = None
