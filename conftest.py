@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -38,6 +40,28 @@ def employee_types(db):
     if not EmployeeTypeMapping.objects.exists():
         module = importlib.import_module("departments.migrations.0002_default_employee_types")
         module.add_defaults(apps, None)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Any]:
+    """One in-thread sandbox for the session, accepting the test settings' credentials.
+
+    Tests reset its world (``sandbox_server.world.reset()``) before they use it.
+    """
+    from django.conf import settings as django_settings
+
+    from sandbox.server import start_sandbox
+
+    server = start_sandbox(
+        port=0,
+        idaas_account=django_settings.IDAAS_ACCOUNT,
+        idaas_secret=django_settings.IDAAS_SECRET,
+        welink_client_id=django_settings.WELINK_CLIENT_ID,
+        welink_client_secret=django_settings.WELINK_CLIENT_SECRET,
+        email_token=django_settings.EMAIL_AUTH_TOKEN,
+    )
+    yield server
+    server.stop()
 
 
 @pytest.fixture

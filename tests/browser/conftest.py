@@ -13,10 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connections
-
-from sandbox.server import SandboxServer, start_sandbox
 
 CHROMIUM = os.environ.get("ACCOUNTSYNC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,20 +41,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/browser/" in item.nodeid.replace(os.sep, "/"):
             item.add_marker(pytest.mark.skip(reason=f"browser test skipped: {reason}"))
-
-
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[SandboxServer]:
-    server = start_sandbox(
-        port=0,
-        idaas_account=django_settings.IDAAS_ACCOUNT,
-        idaas_secret=django_settings.IDAAS_SECRET,
-        welink_client_id=django_settings.WELINK_CLIENT_ID,
-        welink_client_secret=django_settings.WELINK_CLIENT_SECRET,
-        email_token=django_settings.EMAIL_AUTH_TOKEN,
-    )
-    yield server
-    server.stop()
 
 
 @pytest.fixture

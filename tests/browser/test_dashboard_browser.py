@@ -33,6 +33,7 @@ def test_dashboard_grid_retry_and_person(
     settings: Any,
     django_user_model: Any,
 ) -> None:
+    sandbox_server.world.reset()
     run = make_sandbox_run(api_client=api_client, server=sandbox_server, settings=settings)
     django_user_model.objects.create_superuser("operator", "operator@example.com", PASSWORD)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -20,28 +19,13 @@ from account_creation.models import AccountCreationTask, TaskStatus
 from account_creation.services.engine import AccountCreationService, RunSummary
 from conftest import make_request, make_user
 from sandbox.faults import faults_from_payload
-from sandbox.server import SandboxServer, start_sandbox
+from sandbox.server import SandboxServer
 
 # Names with shared readings (张三 twice, 单/曾 as surnames) so address suffixes get exercised.
 NAMES = ["李四", "王五", "赵六", "钱七", "孙八", "周九", "吴十", "郑一", "冯二", "陈红", "曾伟", "单芳", "张三"]
 RUN_CAP = 40
 # Generous: the machine has 2 cores and other test runs share it.
 QUIET_DEADLINE_SECONDS = 90.0
-
-
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[SandboxServer]:
-    """One sandbox for the session, accepting exactly the credentials of the test settings."""
-    server = start_sandbox(
-        port=0,
-        idaas_account=django_settings.IDAAS_ACCOUNT,
-        idaas_secret=django_settings.IDAAS_SECRET,
-        welink_client_id=django_settings.WELINK_CLIENT_ID,
-        welink_client_secret=django_settings.WELINK_CLIENT_SECRET,
-        email_token=django_settings.EMAIL_AUTH_TOKEN,
-    )
-    yield server
-    server.stop()
 
 
 @pytest.fixture
