@@ -38,6 +38,9 @@ def _positive_float(value: str) -> float:
 
 
 class Command(BaseCommand):
+    # Cron starts this every few minutes: skip Django's system checks (they import every
+    # URL and view); `migrate` and the API server run them.
+    requires_system_checks: list[str] = []
     help = (
         "Create accounts for due tasks: IDaaS, then WeLink, then Email. Cron runs it every "
         "5 minutes; --loop keeps it running on hosts without cron."
@@ -79,8 +82,8 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CommandError(
-                f"Database unreachable ({first_line}); nothing was processed. Check DATABASE_URL "
-                "and the database server, then run again."
+                f"Database unreachable ({first_line}); the run stopped. Tasks it had claimed go back to "
+                "the queue when their lease expires. Check DATABASE_URL and the database server, then run again."
             ) from exc
 
     def _handle(self, **options: Any) -> None:
