@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from pypinyin import Style, lazy_pinyin
 
 from account_creation.connectors.base import PermanentError
 
@@ -87,6 +86,17 @@ _NOT_LETTERS = re.compile(r"[^a-z]+")
 _SAM_FORBIDDEN = re.compile(r'["/\\\[\]:;|=,+*?<>@\s\x00-\x1f]')
 
 
+
+def _pinyin(text: str) -> list[str]:
+    """Toneless pinyin syllables; characters without a reading are kept as they are.
+
+    pypinyin is imported on first use: loading its phrase dictionary takes about 0.3 s,
+    which an engine run with nothing to do (every 5 minutes from cron) should not pay.
+    """
+    from pypinyin import Style, lazy_pinyin
+
+    return lazy_pinyin(text, style=Style.NORMAL, errors="default", v_to_u=False)
+
 def _is_han(char: str) -> bool:
     return unicodedata.name(char, "").startswith(("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH"))
 
@@ -99,13 +109,13 @@ def _split_surname(name: str) -> tuple[list[str], str]:
     """
     for compound in _COMPOUND_SURNAMES:
         if name.startswith(compound):
-            reading = SURNAME_READINGS.get(compound) or lazy_pinyin(compound, style=Style.NORMAL)
+            reading = SURNAME_READINGS.get(compound) or _pinyin(compound)
             return list(reading), name[len(compound):]
     first = name[:1]
     if first in SURNAME_READINGS:
         return list(SURNAME_READINGS[first]), name[1:]
     if first and _is_han(first):
-        return lazy_pinyin(first, style=Style.NORMAL, errors="default"), name[1:]
+        return _pinyin(first), name[1:]
     return [], name
 
 
@@ -114,7 +124,7 @@ def name_syllables(name: str) -> list[str]:
     name = unicodedata.normalize("NFKC", name or "").strip()
     head, rest = _split_surname(name)
     # Non-Chinese text comes back unchanged (errors="default") and is transliterated below.
-    syllables = lazy_pinyin(rest, style=Style.NORMAL, errors="default", v_to_u=False)
+    syllables = _pinyin(rest)
     words: list[str] = []
     for chunk in head + syllables:
         latin = unicodedata.normalize("NFKD", chunk.lower().translate(_LATIN_EXTRA))

@@ -10,29 +10,12 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from accountsync.errors import ConflictError, DomainError
 from accountsync.middleware import DATABASE_UNAVAILABLE
 
+__all__ = ["ConflictError", "DomainError", "api_exception_handler"]
+
 logger = logging.getLogger(__name__)
-
-
-class DomainError(Exception):
-    """A rule of the domain refused the operation; ``status_code`` says how to answer."""
-
-    status_code: int = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
-
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status_code:
-            self.status_code = status_code
-
-
-class ConflictError(DomainError):
-    status_code: int = status.HTTP_409_CONFLICT
-    code = "conflict"
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

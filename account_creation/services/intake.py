@@ -24,7 +24,7 @@ from account_creation.models import (
     AccountCreationRequest,
     AccountCreationTask,
 )
-from accountsync.exceptions import ConflictError
+from accountsync.errors import ConflictError
 from accountsync.logging import kv
 from departments.models import DepartmentMapping, EmployeeTypeMapping
 

@@ -16,7 +16,7 @@ from account_creation.models import (
     AccountCreationTask,
     TaskStatus,
 )
-from accountsync.exceptions import ConflictError
+from accountsync.errors import ConflictError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
