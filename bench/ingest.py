@@ -1,13 +1,14 @@
 """Intake benchmark: POST create_accounts with 1, 100, 1,000 and 5,000 users.
 
-    python bench/ingest.py [--db sqlite|postgres] [--repeat 5] [--sizes 1,100,1000,5000]
+    python bench/ingest.py [--db sqlite|postgres] [--repeat 5] [--sizes 1,100,1000,5000] [--json]
 
 Creates a fresh database (SQLite: a temporary file; PostgreSQL: ``accountsync_bench`` on
 127.0.0.1:5432 as user postgres), migrates, loads the department mappings, then posts
 through the Django test client (the whole server-side stack: middleware, authentication,
 parsing, validation, intake, rendering; no network). Every repetition uses a fresh
 businessKey and fresh employee numbers. Prints users, median ms, SQL queries and peak
-memory (tracemalloc, measured in a separate run because tracing slows the code down).
+memory (tracemalloc, measured in a separate run because tracing slows the code down);
+``--json`` prints one JSON object with the same figures instead.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", default="1,100,1000,5000")
     parser.add_argument("--profile", type=int, metavar="USERS", help="cProfile one request of USERS users")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     setup(args.db)
 
@@ -116,8 +118,10 @@ def main() -> None:
             profiler.runcall(post, args.profile)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         return
-    print(f"database: {args.db} ({connection.vendor}), repetitions: {args.repeat}")
-    print(f"{'users':>6} {'median ms':>10} {'min ms':>8} {'queries':>8} {'peak MiB':>9}")
+    rows = []
+    if not args.json:
+        print(f"database: {args.db} ({connection.vendor}), repetitions: {args.repeat}")
+        print(f"{'users':>6} {'median ms':>10} {'min ms':>8} {'queries':>8} {'peak MiB':>9}")
     with override_settings(ACCOUNT_CREATION_MAX_USERS_PER_REQUEST=max(sizes)):
         post(1)  # warm-up: imports, connection, caches
         for size in sizes:
@@ -136,10 +140,16 @@ def main() -> None:
             post(size)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            print(
-                f"{size:>6} {statistics.median(timings):>10.1f} {min(timings):>8.1f} "
-                f"{query_count:>8} {peak / 2**20:>9.1f}"
-            )
+            rows.append({"users": size, "median_ms": round(statistics.median(timings), 1),
+                         "min_ms": round(min(timings), 1), "queries": query_count,
+                         "peak_mib": round(peak / 2**20, 1)})
+            if not args.json:
+                print(
+                    f"{size:>6} {statistics.median(timings):>10.1f} {min(timings):>8.1f} "
+                    f"{query_count:>8} {peak / 2**20:>9.1f}"
+                )
+    if args.json:
+        print(json.dumps({"db": args.db, "repeat": args.repeat, "rows": rows}))
 
 
 if __name__ == "__main__":
