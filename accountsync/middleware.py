@@ -1,4 +1,5 @@
-"""Answer 503 with a clear message, not a traceback, while the database is unreachable."""
+"""Answer 503 with a clear message, not a traceback, while the database is unreachable; and
+answer the API's unknown paths in JSON, as the rest of the API does."""
 
 from __future__ import annotations
 
@@ -16,12 +17,24 @@ DATABASE_UNAVAILABLE = (
 )
 
 
+API_PREFIXES = ("/account-creation/", "/department-mappings/")
+
+
 class DatabaseUnavailableMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        # A path the URL patterns do not match (e.g. /department-mappings/0.5/) gets Django's
+        # HTML 404 page; API clients, and the OpenAPI document, expect JSON there too.
+        if (
+            response.status_code == 404
+            and request.path.startswith(API_PREFIXES)
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            return JsonResponse({"detail": "Not found."}, status=404)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, OperationalError | InterfaceError):

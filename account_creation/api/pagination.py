@@ -28,6 +28,7 @@ from rest_framework.response import Response
 
 # Counting this many index entries takes a few milliseconds; past it, an estimate.
 EXACT_COUNT_LIMIT = 100_000
+MAX_OFFSET = 2**62
 
 
 class _KnownPage(Page):
@@ -64,6 +65,10 @@ class CappedCountPaginator(Paginator):
         if number < 1:
             raise EmptyPage("That page number is less than 1")
         bottom = (number - 1) * self.per_page
+        # No page starts beyond a 63-bit offset: the database would refuse the OFFSET with an
+        # error (SQLite "datatype mismatch", PostgreSQL "bigint out of range") -> a 500.
+        if bottom >= MAX_OFFSET:
+            raise EmptyPage("That page contains no results")
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         if number > 1 and not rows:
             raise EmptyPage("That page contains no results")

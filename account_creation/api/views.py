@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from account_creation.api import serializers as s
 from account_creation.api.pagination import TaskPagination
+from account_creation.api.schema import ErrorDocumentingAutoSchema
 from account_creation.models import ACCOUNT_TYPE_CHOICES, AccountCreationTask, TaskStatus
 from account_creation.selectors import task_list, task_logs, task_stats
 from account_creation.services.intake import (
@@ -132,6 +133,7 @@ class AccountCreationTaskViewSet(
     """Account creation tasks: intake, progress, attempt logs and statistics."""
 
     serializer_class = s.AccountCreationTaskSerializer
+    schema = ErrorDocumentingAutoSchema()
     pagination_class = TaskPagination
 
     def get_queryset(self) -> Any:

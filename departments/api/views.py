@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 
+from account_creation.api.schema import ErrorDocumentingAutoSchema
 from departments.api.serializers import DepartmentMappingSerializer
 from departments.models import DepartmentMapping
 
@@ -22,6 +23,7 @@ class DepartmentMappingViewSet(viewsets.ModelViewSet):
     """Department mappings: OA/HR code -> IDaaS/WeLink code and AD OU."""
 
     serializer_class = DepartmentMappingSerializer
+    schema = ErrorDocumentingAutoSchema()
 
     def get_queryset(self) -> Any:
         queryset = DepartmentMapping.objects.order_by("idata_departmentcode")

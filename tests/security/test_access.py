@@ -17,7 +17,7 @@ OPEN = {"healthz", "api/schema/", "api/docs/"}
 ADMIN_AUTH_PAGES = {"admin/login/", "admin/logout/"}
 METHODS = ("get", "post", "put", "patch", "delete")
 # A caller that is not on the machine itself: address-based allowances must not apply.
-REMOTE = {"REMOTE_ADDR": "203.0.113.9"}
+REMOTE_ADDR = "203.0.113.9"
 BAD_CREDENTIALS = [
     "Token 0000000000000000000000000000000000000000",
     "Token ",
@@ -74,7 +74,7 @@ def _refused(route: str, response) -> bool:
 def test_anonymous_and_bad_token_callers_are_refused(route, api_user, departments):
     path = PATHS[route]
     for authorization in [None, *BAD_CREDENTIALS]:
-        client = Client(**REMOTE)
+        client = Client(REMOTE_ADDR=REMOTE_ADDR)
         headers = {"HTTP_AUTHORIZATION": authorization} if authorization is not None else {}
         for method in METHODS:
             response = client.generic(method.upper(), path, "{}", content_type="application/json", **headers)
@@ -86,7 +86,7 @@ def test_anonymous_and_bad_token_callers_are_refused(route, api_user, department
 
 @pytest.mark.django_db
 def test_the_open_pages_answer_without_credentials():
-    client = Client(**REMOTE)
+    client = Client(REMOTE_ADDR=REMOTE_ADDR)
     assert client.get("/healthz").status_code in (200, 503)
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
@@ -97,7 +97,7 @@ def test_the_open_pages_answer_without_credentials():
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.startswith("admin/") and r not in ADMIN_AUTH_PAGES])
 def test_the_admin_refuses_a_signed_in_user_who_is_not_staff(route, django_user_model):
     user = django_user_model.objects.create_user("clerk", password="pw-for-the-test-1")  # noqa: S106
-    client = Client(**REMOTE)
+    client = Client(REMOTE_ADDR=REMOTE_ADDR)
     client.force_login(user)
     response = client.get(PATHS[route])
     assert _refused(route, response), (PATHS[route], response.status_code)
@@ -106,7 +106,7 @@ def test_the_admin_refuses_a_signed_in_user_who_is_not_staff(route, django_user_
 @pytest.mark.django_db
 def test_staff_see_the_admin(django_user_model):
     staff = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-for-the-test-2")
-    client = Client(**REMOTE)
+    client = Client(REMOTE_ADDR=REMOTE_ADDR)
     client.force_login(staff)
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/account_creation/accountcreationtask/").status_code == 200
@@ -119,7 +119,7 @@ def test_tokens_are_rotated_and_revoked(capsys):
         return capsys.readouterr().out.strip().splitlines()[-1]
 
     def status(token: str) -> int:
-        return Client(**REMOTE).get("/account-creation/", HTTP_AUTHORIZATION=f"Token {token}").status_code
+        return Client(REMOTE_ADDR=REMOTE_ADDR).get("/account-creation/", HTTP_AUTHORIZATION=f"Token {token}").status_code
 
     first = issue()
     assert status(first) == 200
