@@ -75,9 +75,9 @@ def test_anonymous_and_bad_token_callers_are_refused(route, api_user, department
     path = PATHS[route]
     for authorization in [None, *BAD_CREDENTIALS]:
         client = Client(REMOTE_ADDR=REMOTE_ADDR)
-        headers = {"HTTP_AUTHORIZATION": authorization} if authorization is not None else {}
+        headers = {"Authorization": authorization} if authorization is not None else None
         for method in METHODS:
-            response = client.generic(method.upper(), path, "{}", content_type="application/json", **headers)
+            response = client.generic(method.upper(), path, "{}", content_type="application/json", headers=headers)
             assert _refused(route, response), (method.upper(), path, authorization, response.status_code)
             assert response.status_code < 500
             if route.startswith(API_PREFIXES):
