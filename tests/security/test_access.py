@@ -119,7 +119,8 @@ def test_tokens_are_rotated_and_revoked(capsys):
         return capsys.readouterr().out.strip().splitlines()[-1]
 
     def status(token: str) -> int:
-        return Client(REMOTE_ADDR=REMOTE_ADDR).get("/account-creation/", HTTP_AUTHORIZATION=f"Token {token}").status_code
+        client = Client(REMOTE_ADDR=REMOTE_ADDR)
+        return client.get("/account-creation/", headers={"Authorization": f"Token {token}"}).status_code
 
     first = issue()
     assert status(first) == 200
