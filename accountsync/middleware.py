@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -37,6 +39,11 @@ class DatabaseUnavailableMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return JsonResponse(
+                {"detail": f"The request body is larger than {limit} bytes; nothing was written."}, status=413
+            )
         if isinstance(exception, OperationalError | InterfaceError):
             logger.error("database unavailable path=%s error=%s", request.path, type(exception).__name__)
             return JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)

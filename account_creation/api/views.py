@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -192,6 +194,10 @@ class AccountCreationTaskViewSet(
             return _rejection(_envelope_errors({"body": [str(exc.detail)]}))
         except RecursionError:
             return _rejection(_envelope_errors({"body": ["The JSON body is nested too deeply."]}))
+        except RequestDataTooBig:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            message = f"The body is larger than {limit} bytes; split the batch into several requests."
+            return _rejection(_envelope_errors({"body": [message]}), status=413)
         if not isinstance(data, dict):
             return _rejection(_envelope_errors({"body": ["The body must be a JSON object."]}))
         envelope = s.CreateAccountsRequestSerializer(data=data)
