@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-
 from account_creation.connectors.base import PermanentError
 
 USERNAME_MAX = 20  # AD sAMAccountName (pre-Windows 2000 logon name)

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -475,6 +475,7 @@ class AccountCreationService:
         self.record_run = record_run
         self.summary = RunSummary(runner_id=self.runner_id)
         self._tokens_before: dict[str, int] = {}
+        self.database_error: DatabaseError | None = None
         self._summary_lock = threading.Lock()
 
     # The claim size: big enough to amortise the claim, small enough that every thread
@@ -510,7 +511,11 @@ class AccountCreationService:
         finally:
             self.summary.finished = time.monotonic()
             metrics.run_finished(self.summary.seconds)
-            self._finish_run_row(run_row)
+            if self.database_error is None:
+                self._finish_run_row(run_row)
+        if self.database_error is not None:
+            self.summary.stop_reason = "database unavailable"
+            raise self.database_error
         logger.log(
             logging.INFO if self.summary.total("claimed") or self.summary.recovered else logging.DEBUG,
             "run finished %s",
@@ -664,6 +669,8 @@ class AccountCreationService:
 
     def _execute(self, claim: Claim, preparer: BatchPreparer) -> None:
         task = claim.task
+        if self.database_error is not None:
+            return  # the run is stopping: leave the task to lease recovery
         context = kv(
             task_id=task.pk,
             system=task.account_type,
@@ -699,6 +706,19 @@ class AccountCreationService:
             else:
                 assert error is not None  # noqa: S101 - one of the two is always set
                 outcome = task_finish_failure(claim=claim, runner_id=self.runner_id, error=error, tb=tb)
+        except DatabaseError as exc:
+            # The database went away: no outcome can be saved, so stop calling downstream
+            # systems. The claimed tasks return to the queue when their leases expire, and
+            # connectors adopt any account this attempt created.
+            with self._summary_lock:
+                self.summary.add(task.account_type, "unrecorded")
+                first = self.database_error is None
+                if first:
+                    self.database_error = exc
+            if first:
+                logger.error("database unavailable, stopping the run %s error=%s", context, type(exc).__name__)
+            self.stop_event.set()
+            return
         except Exception:
             logger.exception("could not record outcome %s", context)
             close_old_connections()

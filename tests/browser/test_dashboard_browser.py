@@ -6,6 +6,7 @@ Screenshots go to docs/screenshots/ (committed, so a reviewer sees the pages).
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from account_creation.tests.ops.sandbox_data import make_sandbox_run
 from sandbox.server import SandboxServer
 
 # Committed to docs/screenshots/; CI can write elsewhere to keep its checkout clean.
+# A temp folder by default, so test runs do not rewrite the committed pictures; to refresh
+# docs/screenshots/, run with ACCOUNTSYNC_SCREENSHOTS_DIR=docs/screenshots.
 SCREENSHOTS = Path(
-    os.environ.get("ACCOUNTSYNC_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    os.environ.get("ACCOUNTSYNC_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "accountsync-screenshots"
 )
 PASSWORD = "pw-for-browser-tests"  # noqa: S105 - a throwaway test account
 
