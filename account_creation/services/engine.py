@@ -25,7 +25,8 @@ import time
 import traceback
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +60,25 @@ ALL_ACCOUNT_TYPES = [value for value, _ in ACCOUNT_TYPE_CHOICES]
 # downstream system does not leave claimed tasks waiting long (leases are renewed anyway).
 CLAIM_BATCH_MIN = 20
 CLAIM_BATCH_MAX = 100
+
+
+# SQLite has one writer at a time, and a connection that finds the database locked sleeps
+# in growing steps (1, 2, 5 … 100 ms) before trying again: with many engine threads those
+# sleeps cost more than the downstream calls. Threads of one process therefore take turns
+# on this lock (waking at once when it is free); other processes still queue on SQLite's
+# own lock. PostgreSQL locks rows, so it needs no such turn-taking.
+_sqlite_writer = threading.Lock()
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """One short write transaction (durable: never nested in a caller's transaction)."""
+    if connection.vendor == "sqlite":
+        with _sqlite_writer, transaction.atomic(durable=True):
+            yield
+    else:
+        with transaction.atomic(durable=True):
+            yield
 
 
 def dependents_of(account_type: str) -> list[str]:
@@ -158,7 +178,7 @@ def task_claim_batch(
     now = now or timezone.now()
     lease_until = now + timedelta(seconds=settings.ACCOUNT_CREATION_LEASE_SECONDS)
     host = socket.gethostname()
-    with transaction.atomic(durable=True):
+    with write_transaction():
         candidates = eligible_tasks(now=due_by or now, account_types=account_types)
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
@@ -279,7 +299,7 @@ def _fenced_update(task: AccountCreationTask, runner_id: str, **values: Any) -> 
 def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) -> Outcome:
     task = claim.task
     now = timezone.now()
-    with transaction.atomic(durable=True):
+    with write_transaction():
         updated = _fenced_update(
             task,
             runner_id,
@@ -317,7 +337,7 @@ def task_finish_failure(
     details = redact_data(error.details) if isinstance(error, ConnectorError) else {}
     details = {"error_type": type(error).__name__, "retryable": retryable, **(details or {})}
     exhausted = claim.attempt_in_budget >= settings.ACCOUNT_CREATION_MAX_RETRIES
-    with transaction.atomic(durable=True):
+    with write_transaction():
         if retryable and not exhausted:
             delay = backoff_seconds(claim.attempt_in_budget)
             next_at = now + timedelta(seconds=delay)
@@ -375,7 +395,7 @@ def task_finish_failure(
 def task_recover_expired_leases(*, now: datetime | None = None) -> int:
     """Put tasks whose runner vanished back in the queue (or fail them when out of attempts)."""
     now = now or timezone.now()
-    with transaction.atomic(durable=True):
+    with write_transaction():
         expired = AccountCreationTask.objects.filter(status=TaskStatus.PROCESSING, locked_until__lt=now).order_by("id")
         if connection.vendor == "postgresql":
             expired = expired.select_for_update(skip_locked=True, of=("self",))
