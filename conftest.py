@@ -42,6 +42,13 @@ def employee_types(db):
         module.add_defaults(apps, None)
 
 
+@pytest.fixture(autouse=True)
+def _bundled_employee_types(request):
+    """Every database test sees the bundled employee types, whatever ran before it."""
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        request.getfixturevalue("employee_types")
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[Any]:
     """One in-thread sandbox for the session, accepting the test settings' credentials.
