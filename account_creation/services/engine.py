@@ -36,7 +36,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from account_creation.connectors import configure_pool, configured_account_types, get_connector
+from account_creation.connectors import configure_pool, get_connector, missing_configuration
 from account_creation.connectors.base import AccountResult, ConnectorError
 from account_creation.models import (
     ACCOUNT_TYPE_CHOICES,
@@ -496,6 +496,7 @@ class AccountCreationService:
         self.summary = RunSummary(runner_id=self.runner_id)
         self._tokens_before: dict[str, int] = {}
         self.database_error: DatabaseError | None = None
+        self.started_at = timezone.now()  # reset when run() starts; claims take tasks due by then
         self._summary_lock = threading.Lock()
 
     # The claim size: big enough to amortise the claim, small enough that every thread
@@ -507,14 +508,11 @@ class AccountCreationService:
         return self.max_seconds is not None and self.summary.seconds >= self.max_seconds
 
     def run(self) -> RunSummary:
-        configured = set(configured_account_types())
-        from account_creation.connectors import missing_configuration
-
+        missing = missing_configuration()
         self.summary.unconfigured = {
-            system: missing for system, missing in missing_configuration().items()
-            if missing and system in self.requested_types
+            system: names for system, names in missing.items() if names and system in self.requested_types
         }
-        types = [t for t in self.requested_types if t in configured]
+        types = [t for t in self.requested_types if not missing.get(t)]
         configure_pool(self.concurrency)
         run_row = self._start_run_row()
         self.started_at = timezone.now()
