@@ -170,11 +170,14 @@ class Suite:
     def scale(self) -> None:
         data = run_json("scale.py", *(["--quick"] if self.quick else []), timeout=7200)
         seed = data["seed"]
-        size = f"{seed['tasks']:,} tasks, {seed['logs']:,} logs"
+        self.details.append(
+            f"Scale data: {seed['tasks']:,} tasks ({seed['by_status']}), {seed['logs']:,} attempt logs, "
+            f"{seed['database_size']}; each read is the median of {data['repeat']} calls through the API."
+        )
         for read in data["reads"]:
-            self.row(f"{read['name']} ({size})", "postgres", "ms", target=read["target_ms"]).values.append(
-                read["median_ms"]
-            )
+            entry = self.row(f"{read['name']} (scale)", "postgres", "ms", target=read["target_ms"])
+            entry.values.append(read["median_ms"])
+            entry.note = f"{read['queries']} queries, slowest {read['slowest_query_ms']} ms"
         for claim in data["claim"]:
             entry = self.row(f"{claim['name']}, uses an index", "postgres", "ms")
             entry.values.append(claim["median_ms"])
@@ -202,6 +205,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return "—"
     if unit == "ratio":
         return f"{value:.0%}"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
     return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
