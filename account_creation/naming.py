@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from account_creation.connectors.base import PermanentError
 
@@ -120,7 +121,13 @@ def _split_surname(name: str) -> tuple[list[str], str]:
 
 def name_syllables(name: str) -> list[str]:
     """Pinyin syllables (or Latin words) of a name, surname read as a surname, ``[a-z]+`` each."""
-    name = unicodedata.normalize("NFKC", name or "").strip()
+    return list(_syllables(name or ""))
+
+
+# A person's three tasks (and every retry) convert the same name: convert it once.
+@lru_cache(maxsize=8192)
+def _syllables(name: str) -> tuple[str, ...]:
+    name = unicodedata.normalize("NFKC", name).strip()
     head, rest = _split_surname(name)
     # Non-Chinese text comes back unchanged (errors="default") and is transliterated below.
     syllables = _pinyin(rest)
@@ -129,7 +136,7 @@ def name_syllables(name: str) -> list[str]:
         latin = unicodedata.normalize("NFKD", chunk.lower().translate(_LATIN_EXTRA))
         ascii_text = latin.encode("ascii", "ignore").decode()
         words.extend(part for part in _NOT_LETTERS.split(ascii_text.lower()) if part)
-    return words
+    return tuple(words)
 
 
 def english_name(name: str) -> str:

@@ -37,7 +37,7 @@ class ExchangeConnector:
 
     def __init__(self) -> None:
         self.base_url = settings.EMAIL_BASE_URL.rstrip("/")
-        self.session = build_session()
+        self.session = build_session(self.base_url)
 
     def payload(self, request: ProvisioningRequest) -> dict[str, Any]:
         return {"EnableMailboxList": [{"SAMAccountName": request.username, "Alias": request.email_local_part}]}

@@ -45,7 +45,7 @@ class IdaasConnector:
     def __init__(self) -> None:
         self.base_url = settings.IDAAS_BASE_URL.rstrip("/")
         self.enterprise_id = settings.IDAAS_ENTERPRISE_ID
-        self.session = build_session()
+        self.session = build_session(self.base_url)
         self.tokens = TokenCache(self._fetch_token, system=SYSTEM, account_type=self.account_type)
 
     # --- token ------------------------------------------------------------------------

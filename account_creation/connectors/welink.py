@@ -66,7 +66,7 @@ class WelinkConnector:
 
     def __init__(self) -> None:
         self.base_url = settings.WELINK_BASE_URL.rstrip("/")
-        self.session = build_session()
+        self.session = build_session(self.base_url)
         self.tokens = TokenCache(self._fetch_token, system=SYSTEM, account_type=self.account_type)
 
     # --- token ------------------------------------------------------------------------

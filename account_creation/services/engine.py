@@ -71,14 +71,25 @@ _sqlite_writer = threading.Lock()
 
 
 @contextmanager
-def write_transaction() -> Iterator[None]:
-    """One short write transaction (durable: never nested in a caller's transaction)."""
+def write_transaction(*, wait_for_flush: bool = True) -> Iterator[None]:
+    """One short write transaction (durable: never nested in a caller's transaction).
+
+    ``wait_for_flush=False`` lets PostgreSQL acknowledge the commit before its WAL reaches
+    the disk (``synchronous_commit = off`` for this transaction only; ~1 ms saved per task
+    here). Used for attempt outcomes: a database crash can forget the last fraction of a
+    second of them, but never corrupts anything — those tasks stay ``processing``, their
+    leases expire, they run again and the connectors adopt the accounts already created.
+    Claims keep the full guarantee, so attempts are never under-counted.
+    """
     if connection.vendor == "sqlite":
         with _sqlite_writer, transaction.atomic(durable=True):
             yield
-    else:
-        with transaction.atomic(durable=True):
-            yield
+        return
+    with transaction.atomic(durable=True):
+        if not wait_for_flush:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 def dependents_of(account_type: str) -> list[str]:
@@ -299,7 +310,7 @@ def _fenced_update(task: AccountCreationTask, runner_id: str, **values: Any) -> 
 def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) -> Outcome:
     task = claim.task
     now = timezone.now()
-    with write_transaction():
+    with write_transaction(wait_for_flush=False):
         updated = _fenced_update(
             task,
             runner_id,
@@ -337,7 +348,7 @@ def task_finish_failure(
     details = redact_data(error.details) if isinstance(error, ConnectorError) else {}
     details = {"error_type": type(error).__name__, "retryable": retryable, **(details or {})}
     exhausted = claim.attempt_in_budget >= settings.ACCOUNT_CREATION_MAX_RETRIES
-    with write_transaction():
+    with write_transaction(wait_for_flush=False):
         if retryable and not exhausted:
             delay = backoff_seconds(claim.attempt_in_budget)
             next_at = now + timedelta(seconds=delay)
