@@ -180,7 +180,9 @@ class AttemptOutcome(models.TextChoices):
 class AccountCreationLog(models.Model):
     """One attempt of one task: written at claim, completed when the attempt ends."""
 
-    task = models.ForeignKey(AccountCreationTask, on_delete=models.CASCADE, related_name="logs")
+    # No index of its own: the unique (task, execution_attempt) constraint starts with task_id
+    # and serves the look-ups and cascading deletes.
+    task = models.ForeignKey(AccountCreationTask, on_delete=models.CASCADE, related_name="logs", db_index=False)
     execution_attempt = models.PositiveIntegerField(help_text="Attempt number, from 1.")
     outcome = models.CharField(
         max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
