@@ -116,6 +116,56 @@ def measure(concurrency: int, people: int, sandbox_url: str, latency_ms: int) ->
     }
 
 
+def measure_processes(
+    concurrency: int, processes: int, people: int, sandbox_url: str, latency_ms: int, env: dict[str, str]
+) -> dict[str, float]:
+    """C threads split over P runner processes (`process_account_creation_tasks`), one host.
+
+    Timed from the first run's start to the last run's finish (EngineRun rows), so Python's
+    start-up of each process is not counted; the claim keeps the processes from ever taking
+    the same task.
+    """
+    from account_creation.models import AccountCreationTask, EngineRun
+
+    tag = f"tpp{concurrency}x{processes}-{time.monotonic_ns() % 10**9}"
+    tasks = seed(people, tag)
+    runs_before = set(EngineRun.objects.values_list("pk", flat=True))
+    before = downstream_calls(sandbox_url)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "process_account_creation_tasks", "--no-progress",
+             "--concurrency", str(concurrency // processes), "--max-tasks", str(tasks)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(processes)
+    ]
+    for child in children:
+        _, err = child.communicate(timeout=900)
+        if child.returncode != 0:
+            raise SystemExit(f"runner failed: {err[-2000:]}")
+    after = downstream_calls(sandbox_url)
+    completed = AccountCreationTask.objects.filter(business_key=tag, status="completed").count()
+    if completed != tasks:
+        raise SystemExit(f"C={concurrency}x{processes}: only {completed} of {tasks} tasks completed")
+    runs = EngineRun.objects.exclude(pk__in=runs_before)
+    first = min(run.started_at for run in runs)
+    last = max(run.finished_at for run in runs if run.finished_at)
+    elapsed = (last - first).total_seconds()
+    calls = after - before
+    ceiling = concurrency / (latency_ms / 1000)
+    return {
+        "concurrency": concurrency,
+        "processes": processes,
+        "tasks": tasks,
+        "seconds": round(elapsed, 2),
+        "tasks_per_s": round(tasks / elapsed, 1),
+        "calls": calls,
+        "calls_per_s": round(calls / elapsed, 1),
+        "ceiling_calls_per_s": round(ceiling, 1),
+        "efficiency": round(calls / elapsed / ceiling, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -123,6 +173,10 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", default="1,4,16,32")
     parser.add_argument("--quick", action="store_true", help="100 people per run")
+    parser.add_argument(
+        "--processes", type=int, default=1,
+        help="split each C over this many runner processes (several runners on one host)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -143,10 +197,16 @@ def main() -> None:
             # Low concurrency is slow by design (C/L calls per second): a smaller batch
             # measures the same ratio without minutes of waiting.
             people = 100 if args.quick else (args.people if concurrency >= 16 else max(100, args.people // 10))
-            rows.append(measure(concurrency, people, url, args.latency_ms))
+            if args.processes > 1 and concurrency >= args.processes:
+                runner_env = {**env, **{k: os.environ[k] for k in ("IDAAS_BASE_URL", "WELINK_BASE_URL",
+                                                                 "EMAIL_BASE_URL", "ACCOUNT_CREATION_HTTP_TIMEOUT")}}
+                rows.append(measure_processes(concurrency, args.processes, people, url, args.latency_ms, runner_env))
+            else:
+                rows.append(measure(concurrency, people, url, args.latency_ms))
             if not args.json:
                 row = rows[-1]
-                print(f"C={row['concurrency']:>3}  {row['tasks']:>5} tasks in {row['seconds']:>7.2f} s  "
+                print(f"C={row['concurrency']:>3} P={row.get('processes', 1)}  {row['tasks']:>5} tasks in "
+                      f"{row['seconds']:>7.2f} s  "
                       f"{row['tasks_per_s']:>7.1f} tasks/s  {row['calls_per_s']:>7.1f} calls/s  "
                       f"(ceiling {row['ceiling_calls_per_s']:.0f})  efficiency {row['efficiency']:.0%}", flush=True)
         if args.json:
