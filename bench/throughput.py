@@ -87,6 +87,21 @@ def seed(people: int, tag: str) -> int:
     return people * 3
 
 
+def figures(concurrency: int, tasks: int, calls: int, elapsed: float, latency_ms: int) -> dict[str, float]:
+    """Rates of one run and its efficiency against the ceiling of C threads waiting L each."""
+    ceiling = concurrency / (latency_ms / 1000)
+    return {
+        "concurrency": concurrency,
+        "tasks": tasks,
+        "seconds": round(elapsed, 2),
+        "tasks_per_s": round(tasks / elapsed, 1),
+        "calls": calls,
+        "calls_per_s": round(calls / elapsed, 1),
+        "ceiling_calls_per_s": round(ceiling, 1),
+        "efficiency": round(calls / elapsed / ceiling, 3),
+    }
+
+
 def measure(concurrency: int, people: int, sandbox_url: str, latency_ms: int) -> dict[str, float]:
     from account_creation.connectors import reset_connectors
     from account_creation.services.engine import AccountCreationService
@@ -102,18 +117,7 @@ def measure(concurrency: int, people: int, sandbox_url: str, latency_ms: int) ->
     completed = summary.total("completed")
     if completed != tasks:
         raise SystemExit(f"C={concurrency}: only {completed} of {tasks} tasks completed: {dict(summary.per_type)}")
-    calls = after - before
-    ceiling = concurrency / (latency_ms / 1000)
-    return {
-        "concurrency": concurrency,
-        "tasks": tasks,
-        "seconds": round(elapsed, 2),
-        "tasks_per_s": round(tasks / elapsed, 1),
-        "calls": calls,
-        "calls_per_s": round(calls / elapsed, 1),
-        "ceiling_calls_per_s": round(ceiling, 1),
-        "efficiency": round(calls / elapsed / ceiling, 3),
-    }
+    return figures(concurrency, tasks, after - before, elapsed, latency_ms)
 
 
 def measure_processes(
@@ -151,19 +155,7 @@ def measure_processes(
     first = min(run.started_at for run in runs)
     last = max(run.finished_at for run in runs if run.finished_at)
     elapsed = (last - first).total_seconds()
-    calls = after - before
-    ceiling = concurrency / (latency_ms / 1000)
-    return {
-        "concurrency": concurrency,
-        "processes": processes,
-        "tasks": tasks,
-        "seconds": round(elapsed, 2),
-        "tasks_per_s": round(tasks / elapsed, 1),
-        "calls": calls,
-        "calls_per_s": round(calls / elapsed, 1),
-        "ceiling_calls_per_s": round(ceiling, 1),
-        "efficiency": round(calls / elapsed / ceiling, 3),
-    }
+    return {**figures(concurrency, tasks, after - before, elapsed, latency_ms), "processes": processes}
 
 
 def main() -> None:

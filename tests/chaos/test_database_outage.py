@@ -89,20 +89,7 @@ def test_api_runner_and_healthz_while_the_database_is_down_and_after(stack):
     assert replay.json()["replayed"] is True
     assert requests.get(stack["url"] + "/healthz", timeout=30).status_code in (200,)
 
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        done = infra.manage(stack["env"], "process_account_creation_tasks", "--no-progress", timeout=120)
-        assert done.returncode == 0, done.stderr
-        with infra.connect(stack["db"]) as conn:
-            statuses = dict(
-                conn.execute(
-                    "SELECT status, count(*) FROM account_creation_accountcreationtask GROUP BY status"
-                ).fetchall()
-            )
-        if statuses == {"completed": 9}:
-            break
-        time.sleep(0.5)
-    assert statuses == {"completed": 9}
+    _run_until_all_completed(stack, 9, seconds=90, pause=0.5)
 
 
 def test_a_runner_whose_database_vanishes_mid_run_exits_with_one_line(stack):
@@ -135,11 +122,15 @@ def test_a_runner_whose_database_vanishes_mid_run_exits_with_one_line(stack):
         assert last.startswith("CommandError: Database unreachable"), err[-3000:]
         assert "lease expires" in last
     # Whatever it held comes back after its lease; nothing is lost.
-    deadline = time.monotonic() + 120
+    _run_until_all_completed(stack, 90, seconds=120, pause=1, extra=("--max-tasks", "200"))
+
+
+def _run_until_all_completed(stack, expected: int, *, seconds: float, pause: float, extra=()) -> None:
+    """Run the engine until every task is completed (nothing accepted was lost)."""
+    deadline = time.monotonic() + seconds
+    statuses: dict = {}
     while time.monotonic() < deadline:
-        done = infra.manage(
-            stack["env"], "process_account_creation_tasks", "--no-progress", "--max-tasks", "200", timeout=120
-        )
+        done = infra.manage(stack["env"], "process_account_creation_tasks", "--no-progress", *extra, timeout=120)
         assert done.returncode == 0, done.stderr
         with infra.connect(stack["db"]) as conn:
             statuses = dict(
@@ -147,10 +138,10 @@ def test_a_runner_whose_database_vanishes_mid_run_exits_with_one_line(stack):
                     "SELECT status, count(*) FROM account_creation_accountcreationtask GROUP BY status"
                 ).fetchall()
             )
-        if statuses == {"completed": 90}:
-            break
-        time.sleep(1)
-    assert statuses == {"completed": 90}
+        if statuses == {"completed": expected}:
+            return
+        time.sleep(pause)
+    assert statuses == {"completed": expected}
 
 
 def _faults(payload):

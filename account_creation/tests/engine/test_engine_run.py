@@ -160,9 +160,8 @@ def test_retrying_a_blocked_task_retries_its_failed_dependency(submit, fakes, ap
     assert response.json()["status"] == "pending"
     assert statuses()["idaas"] == "pending"
     run()
-    assert statuses() == {"idaas": "completed", "welink": "completed", "email": "blocked"} or statuses() == {
-        "idaas": "completed", "welink": "completed", "email": "completed"
-    }
+    # IDaaS completing released the blocked Email task, which ran in the same run.
+    assert statuses() == {"idaas": "completed", "welink": "completed", "email": "completed"}
 
 
 def test_retry_failed_command_gives_a_fresh_budget(submit, fakes, settings):
@@ -278,18 +277,24 @@ def test_command_prints_summary_table_and_records_run(submit, fakes):
 
 
 def test_unconfigured_system_is_not_claimed(submit, settings):
-    settings.WELINK_CLIENT_ID = ""
-    from account_creation.connectors import override_connectors
-    from account_creation.connectors.fake import FakeConnector
-
-    submit()
-    # No override: real registry, welink missing its client id.
     from account_creation.connectors import missing_configuration
 
+    settings.WELINK_CLIENT_ID = ""
+    submit()
+    # The person's IDaaS account exists, so WeLink and Email would be due.
+    AccountCreationTask.objects.filter(account_type="idaas").update(status=TaskStatus.COMPLETED)
     assert missing_configuration()["welink"] == ["WELINK_CLIENT_ID"]
-    fakes = {s: FakeConnector(s) for s in ("idaas", "welink", "email")}
-    with override_connectors(fakes):
-        pass
-    err = StringIO()
-    call_command("process_account_creation_tasks", "--dry-run", stdout=StringIO(), stderr=err)
+
+    err, out = StringIO(), StringIO()
+    call_command("process_account_creation_tasks", "--dry-run", stdout=out, stderr=err)
     assert "welink is not configured: set WELINK_CLIENT_ID" in err.getvalue()
+    would_run = [line for line in out.getvalue().splitlines() if line.startswith("  #")]
+    assert len(would_run) == 1
+    assert "email" in would_run[0]
+
+    # A run limited to WeLink claims nothing and says why.
+    summary = AccountCreationService(account_types=["welink"]).run()
+    assert summary.total("claimed") == 0
+    assert summary.stop_reason == "no configured account type"
+    assert summary.unconfigured == {"welink": ["WELINK_CLIENT_ID"]}
+    assert statuses()["welink"] == "pending"
