@@ -7,7 +7,14 @@ class AccountCreationConfig(AppConfig):
     verbose_name = "账号创建 Account creation"
 
     def ready(self) -> None:
+        from django.core import checks
         from django.db.backends.signals import connection_created
+
+        from account_creation.account_types import check_registry
+
+        # Every registered account type must have its connector: `manage.py check` (and so
+        # every command and server start) names the type instead of a task failing later.
+        checks.register(check_registry, checks.Tags.models)
 
         connection_created.connect(_tune_sqlite, dispatch_uid="accountsync_tune_sqlite")
 

@@ -1,14 +1,22 @@
-"""Reads: querysets and aggregates for the API, the admin and the commands."""
+"""Reads: querysets and aggregates for the API, the admin, the engine and the commands.
+
+The attempt count of a task is derived from its attempt rows (the spec's rule) here only:
+:func:`attempt_counts` for a set of tasks, :func:`attempts_subquery` as an annotation.
+:func:`eligible_tasks` is the claim's question ("what could a runner take now?"), shared by
+the queue, ``--dry-run`` and the metrics.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from account_creation.account_types import registry
 from account_creation.models import (
-    ACCOUNT_TYPE_CHOICES,
     AccountCreationLog,
     AccountCreationTask,
     TaskStatus,
@@ -25,6 +33,50 @@ def attempts_subquery() -> Coalesce:
         .values("n")
     )
     return Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
+
+
+def attempt_counts(*, task_ids: Iterable[int]) -> dict[int, int]:
+    """Attempts made so far per task (tasks without any are absent): one grouped query."""
+    return dict(
+        AccountCreationLog.objects.filter(task_id__in=list(task_ids))
+        .order_by()
+        .values("task_id")
+        .annotate(n=Count("id"))
+        .values_list("task_id", "n")
+    )
+
+
+def _dependencies_met() -> Q:
+    """Every dependency of the task's account type has a completed task of the same person."""
+    condition = Q()
+    for spec in registry:
+        clause: Any = Q(account_type=spec.value)
+        for dependency in spec.depends_on:
+            clause &= Exists(
+                AccountCreationTask.objects.filter(
+                    employee_number=OuterRef("employee_number"),
+                    account_type=dependency,
+                    status=TaskStatus.COMPLETED,
+                )
+            )
+        condition |= clause
+    return condition
+
+
+def eligible_tasks(*, now: datetime, account_types: Iterable[str] | None = None) -> QuerySet[AccountCreationTask]:
+    """Pending tasks due by ``now`` whose dependencies completed, in claim order.
+
+    ``account_types`` (default: every registered type) narrows the types.
+    """
+    queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING)
+    if account_types is not None and set(account_types) != set(registry.values()):
+        # Only when needed: with it the planners may leave the claim index for another one.
+        queryset = queryset.filter(account_type__in=list(account_types))
+    return (
+        queryset.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(_dependencies_met())
+        .order_by("sequence", "id")
+    )
 
 
 def task_list(*, filters: dict[str, Any] | None = None) -> QuerySet[AccountCreationTask]:
@@ -47,7 +99,7 @@ def task_stats() -> dict[str, Any]:
     """Counts per account type and status, from one grouped query."""
     by_type: dict[str, dict[str, Any]] = {
         value: {f"{status}_tasks": 0 for status in TaskStatus.values} | {"total_tasks": 0}
-        for value, _ in ACCOUNT_TYPE_CHOICES
+        for value in registry.values()
     }
     # COUNT(*), not COUNT(id): PostgreSQL can then answer from the (account_type, status)
     # index alone (an index-only scan) instead of reading every row of the table.

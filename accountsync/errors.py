@@ -1,12 +1,25 @@
-"""Domain errors raised by services; ``accountsync.exceptions`` maps them to HTTP.
+"""The one error family: every domain error the product raises, in one module.
 
-Kept free of DRF imports so services (and the engine's command, which cron starts every
-few minutes) do not load the REST framework just to be able to raise one.
+Two branches:
+
+* :class:`DomainError` — a rule refused an operation a caller asked for (a conflict, an
+  intake rejection). ``accountsync.exceptions.api_exception_handler`` maps each to its HTTP
+  answer in one place; views never build error answers by hand.
+* :class:`ConnectorError` — provisioning could not be done (yet): :class:`RetryableError`
+  (try again later: timeouts, 5xx, rate limits, a missing mapping an operator can add) or
+  :class:`PermanentError` (retrying cannot help until a person changes something). Raised by
+  connectors, naming, mailbox allocation and the engine's preparation; the engine decides
+  what each means for the task. Any other exception counts as retryable.
+
+Kept free of Django REST framework imports so services (and the engine's command, which
+cron starts every few minutes) do not load it just to be able to raise one. Naming, the
+mailbox service, connectors and services import this module; it imports nothing of theirs.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any, ClassVar
 
 
 class DomainError(Exception):
@@ -27,3 +40,40 @@ class DomainError(Exception):
 class ConflictError(DomainError):
     status_code: int = HTTPStatus.CONFLICT
     code = "conflict"
+
+
+class IntakeRejected(DomainError):
+    """A create_accounts request that wrote nothing: the envelope or every user was refused.
+
+    ``errors`` are the field-level entries (index, employeeNumber, field, message) the
+    answer lists; the handler renders the create_accounts answer shape around them.
+    """
+
+    code = "rejected"
+
+    def __init__(self, errors: list[dict[str, Any]], *, status_code: int = HTTPStatus.BAD_REQUEST):
+        super().__init__("no user accepted", status_code=status_code)
+        self.errors = errors
+
+
+class ConnectorError(Exception):
+    """Base of provisioning errors. ``details`` is JSON-like and must already be redacted."""
+
+    retryable: ClassVar[bool] = True
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class RetryableError(ConnectorError):
+    """Try again later: timeouts, 5xx, rate limits, a missing mapping an operator can add."""
+
+    retryable = True
+
+
+class PermanentError(ConnectorError):
+    """Retrying cannot help until a person changes something: bad data, bad credentials."""
+
+    retryable = False

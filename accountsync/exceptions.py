@@ -10,15 +10,27 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from accountsync.errors import ConflictError, DomainError
+from accountsync.errors import ConflictError, DomainError, IntakeRejected
 from accountsync.middleware import DATABASE_UNAVAILABLE
 
-__all__ = ["ConflictError", "DomainError", "api_exception_handler"]
+__all__ = ["ConflictError", "DomainError", "IntakeRejected", "api_exception_handler"]
 
 logger = logging.getLogger(__name__)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, IntakeRejected):
+        # The create_accounts answer shape, with nothing created (compatible with the
+        # system this replaces): field-level errors, no tasks.
+        body = {
+            "success": False,
+            "created_tasks": 0,
+            "replayed": False,
+            "errors": exc.errors,
+            "warnings": [],
+            "tasks": [],
+        }
+        return Response(body, status=exc.status_code)
     if isinstance(exc, DomainError):
         return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
     if isinstance(exc, OperationalError | InterfaceError):

@@ -3,14 +3,16 @@
 Two mechanisms: values known to be secret (configured credentials, and tokens the
 connectors obtain at run time via :func:`register_secret`) are replaced wherever they
 appear in text, and mapping keys that name a secret (``Authorization``, ``secret``,
-``access_token`` …) have their values replaced whatever they are.
+``access_token`` …) have their values replaced whatever they are. Phone numbers are
+personal data: :func:`safe_data` also masks them, under phone keys and inside free text.
+Both walk JSON-like data with the one walker, :func:`walk`.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REDACTED = "***"
@@ -20,6 +22,10 @@ _SECRET_KEY_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _PHONE_PATTERN = re.compile(r"(?<!\d)(\+?\d[\d\- ]{5,}\d)(?!\d)")
+# Mapping keys (compared lower-case) whose values are phone numbers.
+PHONE_KEYS = frozenset({"mobile", "mobilenumber", "phonenumber", "phone", "telephone"})
+# What an ``on_key`` callback of :func:`walk` returns to have the value walked as usual.
+DESCEND: Any = object()
 
 _lock = threading.Lock()
 _runtime_secrets: set[str] = set()
@@ -57,19 +63,58 @@ def redact_text(text: str) -> str:
     return text
 
 
+def walk(data: Any, on_text: Callable[[str], str], on_key: Callable[[Any, Any], Any] | None = None) -> Any:
+    """Copy of JSON-like data with every string passed through ``on_text``.
+
+    For each mapping entry, ``on_key(key, value)`` returns the value to put in the copy,
+    or :data:`DESCEND` to walk ``value`` like the rest. Tuples become lists.
+    """
+    if isinstance(data, dict):
+        result: dict[Any, Any] = {}
+        for key, value in data.items():
+            replaced = DESCEND if on_key is None else on_key(key, value)
+            result[key] = walk(value, on_text, on_key) if replaced is DESCEND else replaced
+        return result
+    if isinstance(data, list | tuple):
+        return [walk(item, on_text, on_key) for item in data]
+    if isinstance(data, str):
+        return on_text(data)
+    return data
+
+
+def _is_secret_entry(key: Any, value: Any) -> bool:
+    return isinstance(key, str) and bool(_SECRET_KEY_PATTERN.search(key)) and value not in (None, "")
+
+
+def _redact_entry(key: Any, value: Any) -> Any:
+    return REDACTED if _is_secret_entry(key, value) else DESCEND
+
+
 def redact_data(data: Any) -> Any:
     """Return a copy of JSON-like data with secret keys and secret values replaced."""
-    if isinstance(data, dict):
-        return {
-            key: (REDACTED if isinstance(key, str) and _SECRET_KEY_PATTERN.search(key)
-                  and value not in (None, "") else redact_data(value))
-            for key, value in data.items()
-        }
-    if isinstance(data, list | tuple):
-        return [redact_data(item) for item in data]
-    if isinstance(data, str):
-        return redact_text(data)
-    return data
+    return walk(data, redact_text, _redact_entry)
+
+
+def safe_string(text: str) -> str:
+    """Text with known secrets replaced and phone numbers masked."""
+    return mask_phones_in_text(redact_text(text))
+
+
+def _safe_entry(key: Any, value: Any) -> Any:
+    if _is_secret_entry(key, value):
+        return REDACTED
+    if isinstance(key, str) and key.lower() in PHONE_KEYS and value:
+        return mask_phone(str(redact_data(value)))
+    return DESCEND
+
+
+def safe_data(data: Any) -> Any:
+    """Copy of JSON-like data fit for details and logs, made in one pass.
+
+    Secret keys and known secrets are redacted as by :func:`redact_data`; phone numbers are
+    masked under :data:`PHONE_KEYS` and inside free text.
+    """
+    return walk(data, safe_string, _safe_entry)
 
 
 def mask_phone(value: str | None) -> str:

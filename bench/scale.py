@@ -295,10 +295,11 @@ def explain_claim(*, repeat: int, quiet: bool) -> list[dict[str, Any]]:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from account_creation.services.engine import ALL_ACCOUNT_TYPES, eligible_tasks
+    from account_creation.account_types import registry
+    from account_creation.selectors import eligible_tasks
 
     results = []
-    for label, types in (("all types", ALL_ACCOUNT_TYPES), ("welink+email", ["welink", "email"])):
+    for label, types in (("all types", registry.values()), ("welink+email", ["welink", "email"])):
         queryset = eligible_tasks(now=timezone.now(), account_types=types).select_for_update(
             skip_locked=True, of=("self",)
         )[:100]

@@ -10,9 +10,9 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from account_creation.account_types import registry
 from account_creation.countries import COUNTRIES
 from account_creation.models import (
-    ACCOUNT_TYPE_CHOICES,
     AccountCreationLog,
     AccountCreationTask,
     TaskStatus,
@@ -107,11 +107,30 @@ class UserListField(serializers.ListField):
     the schema still documents each item as an AccountUser."""
 
 
+class AccountTypeField(serializers.ChoiceField):
+    """A registered account type; follows the registry (a type added later is accepted)."""
+
+    default_error_messages = {"invalid_choice": 'Unknown system "{input}"; use {known}.'}
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(choices=registry.choices(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if list(self.choices) != registry.values():
+            self.choices = registry.choices()
+        try:
+            return self.choice_strings_to_values[str(data)]
+        except KeyError:
+            self.fail("invalid_choice", input=data, known=", ".join(registry.values()))
+
+
 class TaskFilterSerializer(serializers.Serializer):
     """Query parameters of the task list; a bad value is a 400, never a database error."""
 
     status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
-    account_type = serializers.ChoiceField(choices=ACCOUNT_TYPE_CHOICES, required=False)
+    account_type = AccountTypeField(
+        required=False, error_messages={"invalid_choice": '"{input}" is not a valid choice.'}
+    )
     employee_number = StrictCharField(max_length=64, required=False)
     business_key = StrictCharField(max_length=128, required=False)
     origin_system = StrictCharField(max_length=64, required=False)
@@ -131,16 +150,9 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         max_length=32, help_text="Employee type code, mapped to IDaaS userType/WeLink personType."
     )
     systemList = serializers.ListField(
-        child=serializers.ChoiceField(
-            choices=ACCOUNT_TYPE_CHOICES,
-            error_messages={
-                "invalid_choice": "Unknown system \"{input}\"; use "
-                + ", ".join(value for value, _ in ACCOUNT_TYPE_CHOICES)
-                + "."
-            },
-        ),
+        child=AccountTypeField(),
         allow_empty=False,
-        help_text="Systems to create accounts in: idaas, welink, email.",
+        help_text="Systems to create accounts in (registered account types): " + ", ".join(registry.values()) + ".",
     )
     userList = UserListField(
         child=RawItemField(),
@@ -165,15 +177,10 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         return seen
 
 
-class IntakeErrorSerializer(serializers.Serializer):
+class IntakeIssueSerializer(serializers.Serializer):
+    """One entry of ``errors`` (a rejected user) or ``warnings`` (an accepted one)."""
+
     index = serializers.IntegerField(allow_null=True, help_text="Position in userList, or null.")
-    employeeNumber = serializers.CharField(allow_null=True)
-    field = serializers.CharField()
-    message = serializers.CharField()
-
-
-class IntakeWarningSerializer(serializers.Serializer):
-    index = serializers.IntegerField(allow_null=True)
     employeeNumber = serializers.CharField(allow_null=True)
     field = serializers.CharField()
     message = serializers.CharField()
@@ -193,8 +200,8 @@ class CreateAccountsResponseSerializer(serializers.Serializer):
     replayed = serializers.BooleanField(
         help_text="True when this originSystem+businessKey was already accepted."
     )
-    errors = IntakeErrorSerializer(many=True)  # type: ignore[assignment]
-    warnings = IntakeWarningSerializer(many=True)
+    errors = IntakeIssueSerializer(many=True)  # type: ignore[assignment]
+    warnings = IntakeIssueSerializer(many=True)
     tasks = TaskSummarySerializer(many=True)
 
 
@@ -262,22 +269,22 @@ class AccountCreationLogSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TypeStatsSerializer(serializers.Serializer):
+class _StatusCountsSerializer(serializers.Serializer):
+    """``total_tasks`` and ``<status>_tasks`` for every task status (task_stats' buckets)."""
+
     total_tasks = serializers.IntegerField()
-    pending_tasks = serializers.IntegerField()
-    processing_tasks = serializers.IntegerField()
-    completed_tasks = serializers.IntegerField()
-    failed_tasks = serializers.IntegerField()
-    blocked_tasks = serializers.IntegerField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for status in TaskStatus.values:
+            fields.setdefault(f"{status}_tasks", serializers.IntegerField())
+        return fields
+
+
+class TypeStatsSerializer(_StatusCountsSerializer):
     completion_rate = serializers.FloatField()
 
 
-class TaskStatsSerializer(serializers.Serializer):
-    total_tasks = serializers.IntegerField()
-    pending_tasks = serializers.IntegerField()
-    processing_tasks = serializers.IntegerField()
-    completed_tasks = serializers.IntegerField()
-    failed_tasks = serializers.IntegerField()
-    blocked_tasks = serializers.IntegerField()
+class TaskStatsSerializer(_StatusCountsSerializer):
     overall_completion_rate = serializers.FloatField(help_text="completed / total, in percent.")
     stats_by_type = serializers.DictField(child=TypeStatsSerializer())

@@ -19,18 +19,15 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from account_creation.account_types import registry
 from account_creation.api import serializers as s
 from account_creation.api.pagination import TaskPagination
 from account_creation.api.schema import ErrorDocumentingAutoSchema
-from account_creation.models import ACCOUNT_TYPE_CHOICES, AccountCreationTask, TaskStatus
+from account_creation.models import AccountCreationTask, TaskStatus
 from account_creation.selectors import task_list, task_logs, task_stats
-from account_creation.services.intake import (
-    IntakeIssue,
-    IntakeRejected,
-    payload_fingerprint,
-    request_create_accounts,
-)
+from account_creation.services.intake import IntakeIssue, payload_fingerprint, request_create_accounts
 from account_creation.services.retry import task_retry
+from accountsync.errors import IntakeRejected
 
 SPEC_EXAMPLE = {
     "originSystem": "oa",
@@ -91,18 +88,6 @@ def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix or "body", _clean(str(detail), 4 * MAX_ECHO))]
 
 
-def _rejection(errors: list[dict[str, Any]], status: int = 400) -> Response:
-    body = {
-        "success": False,
-        "created_tasks": 0,
-        "replayed": False,
-        "errors": errors,
-        "warnings": [],
-        "tasks": [],
-    }
-    return Response(body, status=status)
-
-
 def _envelope_errors(detail: Any) -> list[dict[str, Any]]:
     return [IntakeIssue(None, None, path, message).as_dict() for path, message in _flatten(detail)]
 
@@ -144,7 +129,7 @@ class AccountCreationTaskViewSet(
     @extend_schema(
         parameters=[
             OpenApiParameter("status", enum=TaskStatus.values),
-            OpenApiParameter("account_type", enum=[value for value, _ in ACCOUNT_TYPE_CHOICES]),
+            OpenApiParameter("account_type", enum=registry.values()),
             OpenApiParameter("employee_number", str),
             OpenApiParameter("business_key", str),
             OpenApiParameter("origin_system", str),
@@ -185,39 +170,36 @@ class AccountCreationTaskViewSet(
             data = request.data
         except UnsupportedMediaType:
             # The contract answers every malformed envelope with 400 (the replaced system did).
-            return _rejection(
+            raise IntakeRejected(
                 _envelope_errors(
                     {"body": [f"Send JSON with Content-Type: application/json, not {request.content_type!r}."]}
                 )
-            )
+            ) from None
         except ParseError as exc:
-            return _rejection(_envelope_errors({"body": [str(exc.detail)]}))
+            raise IntakeRejected(_envelope_errors({"body": [str(exc.detail)]})) from None
         except RecursionError:
-            return _rejection(_envelope_errors({"body": ["The JSON body is nested too deeply."]}))
+            raise IntakeRejected(_envelope_errors({"body": ["The JSON body is nested too deeply."]})) from None
         except RequestDataTooBig:
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             message = f"The body is larger than {limit} bytes; split the batch into several requests."
-            return _rejection(_envelope_errors({"body": [message]}), status=413)
+            raise IntakeRejected(_envelope_errors({"body": [message]}), status_code=413) from None
         if not isinstance(data, dict):
-            return _rejection(_envelope_errors({"body": ["The body must be a JSON object."]}))
+            raise IntakeRejected(_envelope_errors({"body": ["The body must be a JSON object."]}))
         envelope = s.CreateAccountsRequestSerializer(data=data)
         if not envelope.is_valid():
-            return _rejection(_envelope_errors(envelope.errors))
+            raise IntakeRejected(_envelope_errors(envelope.errors))
         validated = dict(envelope.validated_data)
         raw_users = validated.pop("userList")
         users, rejected = _validate_users(raw_users)
         if not users:
-            return _rejection([issue.as_dict() for issue in rejected])
-        try:
-            result = request_create_accounts(
-                envelope=validated,
-                users=users,
-                rejected=rejected,
-                fingerprint=payload_fingerprint(validated, raw_users),
-                client=request.user,
-            )
-        except IntakeRejected as exc:
-            return _rejection(exc.errors)
+            raise IntakeRejected([issue.as_dict() for issue in rejected])
+        result = request_create_accounts(
+            envelope=validated,
+            users=users,
+            rejected=rejected,
+            fingerprint=payload_fingerprint(validated, raw_users),
+            client=request.user,
+        )
         body = {
             "success": not result.errors,
             "created_tasks": result.created_count,

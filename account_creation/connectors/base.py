@@ -10,30 +10,20 @@ as retryable.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
+# The error family lives in accountsync.errors; connectors raise these.
+from accountsync.errors import ConnectorError, PermanentError, RetryableError
 
-class ConnectorError(Exception):
-    """Base of connector errors. ``details`` is JSON-like and must already be redacted."""
-
-    retryable: ClassVar[bool] = True
-
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-
-
-class RetryableError(ConnectorError):
-    """Try again later: timeouts, 5xx, rate limits, a missing mapping an operator can add."""
-
-    retryable = True
-
-
-class PermanentError(ConnectorError):
-    """Retrying cannot help until a person changes something: bad data, bad credentials."""
-
-    retryable = False
+__all__ = [
+    "AccountResult",
+    "Connector",
+    "ConnectorError",
+    "PermanentError",
+    "Person",
+    "ProvisioningRequest",
+    "RetryableError",
+]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from account_creation.connectors.base import AccountResult, PermanentError, ProvisioningRequest, RetryableError
+from account_creation.connectors.base import AccountResult, ProvisioningRequest
 from account_creation.connectors.http import (
     build_session,
     dumps,
@@ -22,6 +22,7 @@ from account_creation.connectors.http import (
     safe,
     safe_text,
 )
+from accountsync.errors import PermanentError, RetryableError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)

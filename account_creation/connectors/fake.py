@@ -11,12 +11,8 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from account_creation.connectors.base import (
-    AccountResult,
-    PermanentError,
-    ProvisioningRequest,
-    RetryableError,
-)
+from account_creation.connectors.base import AccountResult, ProvisioningRequest
+from accountsync.errors import PermanentError, RetryableError
 
 
 class FakeConnector:

@@ -2,7 +2,12 @@
 
 Creates are not idempotent, so nothing here retries a request on its own (no urllib3
 ``Retry``): a failed call becomes a :class:`RetryableError` or :class:`PermanentError` and
-the engine decides. The only repeat is the connectors' "token expired: refetch once".
+the engine decides. The only repeat is the connectors' "token expired: refetch once"
+(:func:`post_with_token`).
+
+This module owns the process-wide connector state the engine sizes and reads: the HTTP pool
+size (:func:`set_pool_size`) and the count of fetched tokens (:func:`token_fetch_counts`).
+It imports nothing from ``account_creation.connectors``' package or from the services.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,25 +26,42 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 
 from account_creation import countries
-from account_creation.connectors.base import (
-    ConnectorError,
-    PermanentError,
-    Person,
-    ProvisioningRequest,
-    RetryableError,
-)
+from account_creation.connectors.base import Person, ProvisioningRequest
+from accountsync.errors import PermanentError, RetryableError
 from accountsync.logging import kv
-from accountsync.redaction import mask_phone, mask_phones_in_text, redact_data, redact_text, register_secret
+from accountsync.redaction import register_secret, safe_data, safe_string
 
 logger = logging.getLogger(__name__)
 
 # A connect timeout means the request never left: keep it short so a dead host fails fast.
 CONNECT_TIMEOUT_MAX = 10.0
 EXCERPT_CHARS = 300
-PHONE_KEYS = frozenset({"mobile", "mobilenumber", "phonenumber", "phone", "telephone"})
+DEFAULT_POOL_SIZE = 10
 
 
 # --- sessions and timeouts -------------------------------------------------------------
+
+_pool_lock = threading.Lock()
+_pool_size = DEFAULT_POOL_SIZE
+
+
+def pool_size() -> int:
+    """Connections each connector's requests.Session keeps per host (>= engine threads)."""
+    return _pool_size
+
+
+def set_pool_size(size: int) -> bool:
+    """Grow the pool size to ``size`` (it never shrinks); True when it grew.
+
+    Sessions built before keep their pools: when this returns True, the caller rebuilds
+    the connectors (``account_creation.connectors.configure_pool``).
+    """
+    global _pool_size
+    with _pool_lock:
+        if size > _pool_size:
+            _pool_size = size
+            return True
+        return False
 
 
 def http_timeout() -> tuple[float, float]:
@@ -55,8 +77,6 @@ def build_session(base_url: str = "") -> requests.Session:
     requests looks up proxies and ~/.netrc again on every call (measured: 3.5 % of the
     engine's CPU at 32 threads).
     """
-    from account_creation.connectors import pool_size
-
     size = pool_size()
     session = requests.Session()
     if base_url:
@@ -71,28 +91,13 @@ def build_session(base_url: str = "") -> requests.Session:
 # --- redaction ----------------------------------------------------------------------------
 
 
-def mask_personal(data: Any) -> Any:
-    """Copy of JSON-like data with phone numbers masked (by key, and inside free text)."""
-    if isinstance(data, dict):
-        return {
-            key: (mask_phone(str(value)) if isinstance(key, str) and key.lower() in PHONE_KEYS and value
-                  else mask_personal(value))
-            for key, value in data.items()
-        }
-    if isinstance(data, list | tuple):
-        return [mask_personal(item) for item in data]
-    if isinstance(data, str):
-        return mask_phones_in_text(data)
-    return data
-
-
 def safe(data: Any) -> Any:
     """What may go into details and logs: secrets redacted, phone numbers masked."""
-    return mask_personal(redact_data(data))
+    return safe_data(data)
 
 
 def safe_text(text: object, limit: int = EXCERPT_CHARS) -> str:
-    text = mask_phones_in_text(redact_text(str(text)))
+    text = safe_string(str(text))
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -241,12 +246,28 @@ def token_lifetime(expires_in: Any, *, default: float) -> float:
     return seconds / 2
 
 
+_fetch_lock = threading.Lock()
+_fetch_counts: dict[str, int] = {}
+
+
+def token_fetch_counts() -> dict[str, int]:
+    """Tokens this process fetched so far, per account type: a run stores the difference of two."""
+    with _fetch_lock:
+        return dict(_fetch_counts)
+
+
+def _count_token_fetch(account_type: str) -> None:
+    with _fetch_lock:
+        _fetch_counts[account_type] = _fetch_counts.get(account_type, 0) + 1
+
+
 class TokenCache:
     """One access token per process, shared by every thread.
 
     ``fetch`` returns ``(token, seconds_to_keep_it)``. One lock serialises fetching, so when
     many threads need a token at once exactly one fetches and the others reuse its result.
     A :class:`PermanentError` from ``fetch`` is remembered for ``failure_memory`` seconds.
+    Each fetched token counts in :func:`token_fetch_counts` under ``account_type`` (if set).
     """
 
     def __init__(
@@ -288,9 +309,7 @@ class TokenCache:
                 raise
             register_secret(token)
             if self._account_type:
-                from account_creation.services import metrics
-
-                metrics.token_refreshed(self._account_type)
+                _count_token_fetch(self._account_type)
             self._token, self._valid_until = token, self._clock() + keep_for
             self._failure = None
             logger.info(kv(event="token_fetched", system=self._system, valid_seconds=int(keep_for)))
@@ -302,6 +321,47 @@ class TokenCache:
             if self._token == token:
                 self._token, self._valid_until = None, 0.0
                 logger.info(kv(event="token_dropped", system=self._system))
+
+
+def _http_401(answer: Answer) -> bool:
+    return answer.status == 401
+
+
+def post_with_token(
+    session: requests.Session,
+    url: str,
+    payload: dict[str, Any],
+    *,
+    tokens: TokenCache,
+    header: str,
+    headers: Mapping[str, str],
+    system: str,
+    action: str,
+    request_details: Any,
+    on_rejected: Callable[[bool], None],
+    rejected_again: str,
+    is_rejected: Callable[[Answer], bool] = _http_401,
+    require_json: bool = False,
+) -> Answer:
+    """:func:`post_json` with the cached token in ``header``; a rejected token is refetched once.
+
+    ``is_rejected(answer)`` says the server refused the token (default: HTTP 401). Each
+    rejection drops the token and calls ``on_rejected(refreshed)`` (the connector logs it;
+    ``refreshed`` is True on the second try); a second rejection raises
+    ``RetryableError(rejected_again)``. With ``require_json``, a body that is not a JSON
+    object raises :func:`malformed` before the rejection is looked at.
+    """
+    for refreshed in (False, True):
+        token = tokens.get()
+        answer = post_json(session, url, payload, headers={header: token, **headers}, system=system,
+                           action=action, request_details=request_details)
+        if require_json and not answer.is_json_object:
+            raise malformed(answer, system=system, action=action, request_details=request_details)
+        if not is_rejected(answer):
+            return answer
+        tokens.invalidate(token)
+        on_rejected(refreshed)
+    raise RetryableError(rejected_again, details=answer.details(request=request_details))
 
 
 # --- people -------------------------------------------------------------------------------
@@ -328,12 +388,6 @@ def phone_parts(person: Person) -> tuple[str, str]:
 def log_context(request: ProvisioningRequest) -> dict[str, object]:
     """Who a log line is about (never the phone number)."""
     return {"task": request.task_id, "employee": request.person.employee_number, "attempt": request.attempt}
-
-
-def error_with(exc: ConnectorError, **extra: Any) -> ConnectorError:
-    """Add context to an error's details (returns the same error)."""
-    exc.details = {**exc.details, **extra}
-    return exc
 
 
 def dumps(value: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from account_creation import countries
-from account_creation.connectors.base import AccountResult, PermanentError, ProvisioningRequest, RetryableError
+from account_creation.connectors.base import AccountResult, ProvisioningRequest
 from account_creation.connectors.http import (
     Answer,
     TokenCache,
@@ -22,9 +22,11 @@ from account_creation.connectors.http import (
     malformed,
     phone_parts,
     post_json,
+    post_with_token,
     safe,
     token_lifetime,
 )
+from accountsync.errors import PermanentError, RetryableError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -101,21 +103,17 @@ class IdaasConnector:
         request_details = safe(payload)
         url = self.base_url + CREATE_PATH.format(enterprise_id=self.enterprise_id)
         context = log_context(request)
-        for refreshed in (False, True):
-            token = self.tokens.get()
-            answer = post_json(self.session, url, payload, system=SYSTEM, action="create",
-                               headers={"Authorization": token, "Content-Type": "application/json"},
-                               request_details=request_details)
-            if answer.status != 401:
-                break
-            self.tokens.invalidate(token)
+
+        def rejected(refreshed: bool) -> None:
             logger.info(kv(event="token_rejected", system=SYSTEM, refreshed=refreshed, **context))
-        else:
-            raise RetryableError(
-                f"{SYSTEM} create: HTTP 401 even with a freshly fetched token; the task retries on its "
-                "own. If it persists, check that IDAAS_ACCOUNT may call the onboarding API.",
-                details=answer.details(request=request_details),
-            )
+
+        answer = post_with_token(
+            self.session, url, payload, tokens=self.tokens,
+            header="Authorization", headers={"Content-Type": "application/json"},
+            system=SYSTEM, action="create", request_details=request_details, on_rejected=rejected,
+            rejected_again=f"{SYSTEM} create: HTTP 401 even with a freshly fetched token; the task retries on "
+            "its own. If it persists, check that IDAAS_ACCOUNT may call the onboarding API.",
+        )
         return self._result(request, answer, request_details, context)
 
     def _result(self, request: ProvisioningRequest, answer: Answer, request_details: Any,

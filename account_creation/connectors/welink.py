@@ -13,13 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from account_creation.connectors.base import (
-    AccountResult,
-    ConnectorError,
-    PermanentError,
-    ProvisioningRequest,
-    RetryableError,
-)
+from account_creation.connectors.base import AccountResult, ProvisioningRequest
 from account_creation.connectors.http import (
     Answer,
     TokenCache,
@@ -28,9 +22,11 @@ from account_creation.connectors.http import (
     malformed,
     phone_parts,
     post_json,
+    post_with_token,
     safe,
     token_lifetime,
 )
+from accountsync.errors import ConnectorError, PermanentError, RetryableError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -98,25 +94,19 @@ class WelinkConnector:
 
     def _call(self, action: str, path: str, payload: dict[str, Any], *, request_details: Any,
               context: dict[str, object]) -> Answer:
-        """POST with the token; a rejected token is dropped and refetched once."""
-        for refreshed in (False, True):
-            token = self.tokens.get()
-            answer = post_json(
-                self.session, self.base_url + path, payload, system=SYSTEM, action=action,
-                headers={"x-wlk-Authorization": token, "Content-Type": "application/json",
-                         "Accept-Charset": "UTF-8"},
-                request_details=request_details,
-            )
-            if not answer.is_json_object:
-                raise malformed(answer, system=SYSTEM, action=action, request_details=request_details)
-            if answer.code != TOKEN_EXPIRED and answer.status != 401:
-                return answer
-            self.tokens.invalidate(token)
+        """POST with the token; a body that is not a JSON object is malformed; a rejected token
+        (HTTP 401 or code 47103) is dropped and refetched once."""
+
+        def rejected(refreshed: bool) -> None:
             logger.info(kv(event="token_rejected", system=SYSTEM, action=action, refreshed=refreshed, **context))
-        raise RetryableError(
-            f"{SYSTEM} {action}: the token was rejected as expired even right after refetching it; "
-            "the task retries on its own.",
-            details=answer.details(request=request_details),
+
+        return post_with_token(
+            self.session, self.base_url + path, payload, tokens=self.tokens,
+            header="x-wlk-Authorization", headers={"Content-Type": "application/json", "Accept-Charset": "UTF-8"},
+            system=SYSTEM, action=action, request_details=request_details, on_rejected=rejected,
+            rejected_again=f"{SYSTEM} {action}: the token was rejected as expired even right after refetching "
+            "it; the task retries on its own.",
+            is_rejected=_token_rejected, require_json=True,
         )
 
     def _classify(self, answer: Answer, *, action: str, request_details: Any) -> ConnectorError:
@@ -216,6 +206,10 @@ class WelinkConnector:
     def _result(request: ProvisioningRequest, user_id: str, *, adopted: bool = False) -> AccountResult:
         return AccountResult(account_id=user_id, username=request.username, email=request.email,
                              adopted=adopted)
+
+
+def _token_rejected(answer: Answer) -> bool:
+    return answer.code == TOKEN_EXPIRED or answer.status == 401
 
 
 def _text(value: Any) -> str:

@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDay, TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
+from account_creation.account_types import registry
 from account_creation.models import (
-    ACCOUNT_TYPE_CHOICES,
     AccountCreationLog,
     AccountCreationRequest,
     AccountCreationTask,
@@ -25,18 +26,20 @@ from account_creation.models import (
 )
 from account_creation.selectors import attempts_subquery, task_stats
 
-SYSTEMS = [value for value, _ in ACCOUNT_TYPE_CHOICES]
-SYSTEM_LABELS = dict(ACCOUNT_TYPE_CHOICES)
 RETRYABLE = (TaskStatus.FAILED, TaskStatus.BLOCKED)
 # Bounds: a page shows at most this much, whatever the size of the tables.
 TOP_REASONS = 10
 RECENT_REQUESTS = 15
 RECENT_RUNS = 10
-GRID_MAX_TASKS = 3000  # a request has at most ACCOUNT_CREATION_MAX_USERS_PER_REQUEST x 3 tasks
 SEARCH_MAX_PEOPLE = 50
 PERSON_MAX_TASKS = 100
 PERSON_MAX_ATTEMPTS = 300
 ERROR_PREFIX_CHARS = 100
+
+
+def grid_max_tasks() -> int:
+    """The most tasks one request can have: every person of a full request, every type."""
+    return settings.ACCOUNT_CREATION_MAX_USERS_PER_REQUEST * len(registry)
 
 
 def _changelist(model: str, **params: Any) -> str:
@@ -53,9 +56,9 @@ def status_chart() -> dict[str, Any]:
     return {
         "totals": {status: stats[f"{status}_tasks"] for status in TaskStatus.values} | {"total": stats["total_tasks"]},
         "completion_rate": stats["overall_completion_rate"],
-        "labels": [SYSTEM_LABELS[s] for s in SYSTEMS],
+        "labels": [spec.label for spec in registry],
         "series": {
-            status: [stats["stats_by_type"].get(s, {}).get(f"{status}_tasks", 0) for s in SYSTEMS]
+            status: [stats["stats_by_type"].get(s, {}).get(f"{status}_tasks", 0) for s in registry.values()]
             for status in TaskStatus.values
         },
         "links": {status: _changelist("accountcreationtask", status=status) for status in TaskStatus.values},
@@ -193,7 +196,7 @@ class GridRow:
 
     @property
     def ordered_cells(self) -> list[tuple[str, AccountCreationTask | None]]:
-        return [(system, self.cells.get(system)) for system in SYSTEMS]
+        return [(system, self.cells.get(system)) for system in registry.values()]
 
 
 @dataclass
@@ -207,13 +210,14 @@ class Grid:
 
 def request_grid(*, business_key: str) -> Grid:
     """Every task of one businessKey, as people x systems, with attempt counts (one query)."""
+    limit = grid_max_tasks()
     tasks = list(
         AccountCreationTask.objects.filter(business_key=business_key)
         .annotate(attempts=attempts_subquery())
-        .order_by("request_id", "id")[: GRID_MAX_TASKS + 1]
+        .order_by("request_id", "id")[: limit + 1]
     )
-    truncated = len(tasks) > GRID_MAX_TASKS
-    tasks = tasks[:GRID_MAX_TASKS]
+    truncated = len(tasks) > limit
+    tasks = tasks[:limit]
     rows: dict[tuple[str, str], GridRow] = {}
     counts: dict[str, int] = {}
     for task in tasks:
@@ -285,14 +289,14 @@ def person_detail(*, employee_number: str) -> Person | None:
         .order_by("-created_at", "-id")[:PERSON_MAX_ATTEMPTS]
     )
     accounts = []
-    for system in SYSTEMS:
+    for system in registry.values():
         of_system = [t for t in tasks if t.account_type == system]
         chosen = next((t for t in of_system if t.status == TaskStatus.COMPLETED), of_system[0] if of_system else None)
         result = (chosen.result or {}) if chosen is not None and chosen.status == TaskStatus.COMPLETED else {}
         accounts.append(
             Account(
                 system=system,
-                label=SYSTEM_LABELS[system],
+                label=registry.get(system).label,
                 task=chosen,
                 username=str(result.get("username", "")),
                 email=str(result.get("email", "")),

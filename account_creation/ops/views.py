@@ -23,9 +23,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from account_creation.account_types import registry
 from account_creation.models import TaskStatus
 from account_creation.ops import selectors
-from account_creation.services.metrics import metrics_registry
+from account_creation.ops.metrics import metrics_registry
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -112,8 +113,8 @@ def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
         "title": title,
         "status_colours": {str(k): v for k, v in STATUS_COLOURS.items()},
         "statuses": TaskStatus.values,
-        "systems": selectors.SYSTEMS,
-        "system_labels": selectors.SYSTEM_LABELS,
+        "systems": registry.values(),
+        "system_labels": registry.labels(),
         **extra,
     }
 

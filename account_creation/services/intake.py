@@ -17,14 +17,13 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from account_creation.account_types import registry
 from account_creation.models import (
-    ACCOUNT_TYPE_DEPENDENCIES,
-    ACCOUNT_TYPE_ORDER,
     OCCUPYING_STATUSES,
     AccountCreationRequest,
     AccountCreationTask,
 )
-from accountsync.errors import ConflictError
+from accountsync.errors import ConflictError, IntakeRejected
 from accountsync.logging import kv
 from departments.models import DepartmentMapping, EmployeeTypeMapping
 
@@ -84,14 +83,6 @@ class IntakeResult:
         if not self.tasks:
             return 400
         return 207 if self.errors else 201
-
-
-class IntakeRejected(Exception):
-    """The envelope is valid but no user could be accepted: answer 400, write nothing."""
-
-    def __init__(self, errors: list[dict[str, Any]]):
-        super().__init__("no user accepted")
-        self.errors = errors
 
 
 def payload_fingerprint(envelope: dict[str, Any], users: list[Any]) -> str:
@@ -173,7 +164,7 @@ def _accept(
 ) -> IntakeResult:
     origin_system = envelope["originSystem"]
     business_key = envelope["businessKey"]
-    systems: list[str] = sorted(envelope["systemList"], key=ACCOUNT_TYPE_ORDER.__getitem__)
+    systems: list[str] = sorted(envelope["systemList"], key=registry.order)
 
     existing_request = AccountCreationRequest.objects.filter(
         origin_system=origin_system, business_key=business_key
@@ -319,7 +310,7 @@ def _missing_dependency(
     number: str, systems: list[str], occupied: dict[tuple[str, str], AccountCreationTask]
 ) -> str:
     for system in systems:
-        for dependency in ACCOUNT_TYPE_DEPENDENCIES.get(system, ()):
+        for dependency in registry.dependencies(system):
             if dependency not in systems and (number, dependency) not in occupied:
                 return (
                     f"{system} needs the person's {dependency} account, but employee {number} "
@@ -335,7 +326,7 @@ def _new_task(envelope: dict[str, Any], system: str, user: dict[str, Any]) -> Ac
         account_category=envelope["accountType"],
         employee_type=envelope["employeeType"],
         account_type=system,
-        sequence=ACCOUNT_TYPE_ORDER[system],
+        sequence=registry.order(system),
         employee_number=user["employeeNumber"],
         employee_name=user["employeeName"],
         department_code=user["departmentCode"],

@@ -8,42 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from account_creation.connectors.base import ConnectorError, Person, ProvisioningRequest, RetryableError
-from account_creation.models import AccountCreationTask, AccountType, MailboxAddress
+from account_creation.account_types import registry
+from account_creation.connectors.base import Person, ProvisioningRequest
+from account_creation.models import AccountCreationTask, MailboxAddress
 from account_creation.naming import english_name, idaas_username
 from account_creation.services.mailbox import MailboxRequest, default_domain, mailboxes_allocate
+from accountsync.errors import ConnectorError, RetryableError
 from departments.models import DepartmentMapping, EmployeeTypeMapping
 
 
 class BatchPreparer:
-    def __init__(self, tasks: Iterable[AccountCreationTask]):
-        tasks = list(tasks)
-        codes = {task.department_code for task in tasks}
-        types = {task.employee_type for task in tasks}
-        self.departments = {
-            mapping.idata_departmentcode: mapping
-            for mapping in DepartmentMapping.objects.filter(idata_departmentcode__in=codes, is_active=True)
-        }
-        self.employee_types = {
-            mapping.employee_type: mapping
-            for mapping in EmployeeTypeMapping.objects.filter(employee_type__in=types)
-        }
-        people = {}
-        for task in tasks:
-            mapping = self.employee_types.get(task.employee_type)
-            people[task.employee_number] = MailboxRequest(
-                employee_number=task.employee_number,
-                employee_name=task.employee_name,
-                domain=(mapping.email_domain if mapping else "") or default_domain(),
-            )
-        # Every claimed task needs the person's address (IDaaS email, WeLink userEmail,
-        # Exchange alias): allocate the missing ones for the whole batch at once.
-        self.mailboxes: dict[str, MailboxAddress | ConnectorError] = mailboxes_allocate(people=list(people.values()))
+    """Turns a claimed task into its connector's ProvisioningRequest (reads nothing itself)."""
+
+    def __init__(
+        self,
+        *,
+        departments: dict[str, DepartmentMapping],
+        employee_types: dict[str, EmployeeTypeMapping],
+        mailboxes: dict[str, MailboxAddress | ConnectorError],
+    ):
+        self.departments = departments
+        self.employee_types = employee_types
+        self.mailboxes = mailboxes
 
     def prepare(self, task: AccountCreationTask, *, attempt: int = 1) -> ProvisioningRequest:
         """Raises RetryableError when a mapping is missing (an operator can add it)."""
         department = self.departments.get(task.department_code)
-        if department is None and task.account_type in (AccountType.IDAAS, AccountType.WELINK):
+        if department is None and registry.get(task.account_type).needs_department:
             raise RetryableError(
                 f"No department mapping for departmentCode {task.department_code!r}. Run "
                 "`python manage.py load_department_mappings` or add the mapping under Department "
@@ -85,3 +76,32 @@ class BatchPreparer:
             welink_person_type=employee_type.welink_person_type,
             attempt=attempt,
         )
+
+
+def prepare_batch(tasks: Iterable[AccountCreationTask]) -> BatchPreparer:
+    """Read the batch's mappings and allocate its people's mailbox addresses, in a fixed
+    number of queries, then hand them to a BatchPreparer.
+
+    Every claimed task needs the person's address (IDaaS email, WeLink userEmail, Exchange
+    alias), so the missing ones are allocated here for the whole batch at once.
+    """
+    tasks = list(tasks)
+    codes = {task.department_code for task in tasks}
+    types = {task.employee_type for task in tasks}
+    departments = {
+        mapping.idata_departmentcode: mapping
+        for mapping in DepartmentMapping.objects.filter(idata_departmentcode__in=codes, is_active=True)
+    }
+    employee_types = {
+        mapping.employee_type: mapping for mapping in EmployeeTypeMapping.objects.filter(employee_type__in=types)
+    }
+    people = {}
+    for task in tasks:
+        mapping = employee_types.get(task.employee_type)
+        people[task.employee_number] = MailboxRequest(
+            employee_number=task.employee_number,
+            employee_name=task.employee_name,
+            domain=(mapping.email_domain if mapping else "") or default_domain(),
+        )
+    mailboxes = mailboxes_allocate(people=list(people.values()))
+    return BatchPreparer(departments=departments, employee_types=employee_types, mailboxes=mailboxes)

@@ -6,16 +6,11 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 from django.utils import timezone
 
-from account_creation.models import (
-    ACCOUNT_TYPE_DEPENDENCIES,
-    OCCUPYING_STATUSES,
-    AccountCreationLog,
-    AccountCreationTask,
-    TaskStatus,
-)
+from account_creation.account_types import registry
+from account_creation.models import OCCUPYING_STATUSES, AccountCreationTask, TaskStatus
+from account_creation.selectors import attempt_counts
 from accountsync.errors import ConflictError
 from accountsync.logging import kv
 
@@ -26,7 +21,12 @@ RETRYABLE_STATUSES = (TaskStatus.FAILED, TaskStatus.BLOCKED)
 @dataclass
 class RetryOutcome:
     retried: list[int] = field(default_factory=list)
-    refused: dict[int, str] = field(default_factory=dict)
+    refused: dict[int, str] = field(default_factory=dict)  # task id -> why (for people)
+    refusal_codes: dict[int, str] = field(default_factory=dict)  # task id -> ConflictError code
+
+    def refuse(self, task_id: int, error: ConflictError) -> None:
+        self.refused[task_id] = error.message
+        self.refusal_codes[task_id] = error.code
 
 
 def _retry_one(task: AccountCreationTask, attempts: int) -> None:
@@ -74,7 +74,7 @@ def task_retry_many(*, task_ids: list[int]) -> RetryOutcome:
             (task.employee_number, dependency)
             for task in tasks
             if task.status == TaskStatus.BLOCKED
-            for dependency in ACCOUNT_TYPE_DEPENDENCIES.get(task.account_type, ())
+            for dependency in registry.dependencies(task.account_type)
         }
         # The failed dependencies of blocked tasks come first, so the chain restarts.
         dependencies: list[AccountCreationTask] = []
@@ -91,22 +91,16 @@ def task_retry_many(*, task_ids: list[int]) -> RetryOutcome:
             if failed is not None and not has_active and failed.pk not in task_ids:
                 dependencies.append(failed)
         everything = dependencies + tasks
-        attempts = dict(
-            AccountCreationLog.objects.filter(task_id__in=[t.pk for t in everything])
-            .order_by()
-            .values("task_id")
-            .annotate(n=Count("id"))
-            .values_list("task_id", "n")
-        )
+        attempts = attempt_counts(task_ids=[t.pk for t in everything])
         for task in everything:
             try:
                 _retry_one(task, attempts.get(task.pk, 0))
                 outcome.retried.append(task.pk)
             except ConflictError as exc:
-                outcome.refused[task.pk] = exc.message
+                outcome.refuse(task.pk, exc)
     for task_id in task_ids:
         if task_id not in outcome.retried and task_id not in outcome.refused:
-            outcome.refused[task_id] = f"Task #{task_id} does not exist."
+            outcome.refuse(task_id, ConflictError(f"Task #{task_id} does not exist.", code="not_found"))
     logger.info("tasks retried %s", kv(retried=len(outcome.retried), refused=len(outcome.refused)))
     return outcome
 
@@ -115,7 +109,7 @@ def task_retry(*, task_id: int) -> AccountCreationTask:
     """Retry one task (API); raises ConflictError (409) when it is not failed or blocked."""
     outcome = task_retry_many(task_ids=[task_id])
     if task_id in outcome.refused:
-        raise ConflictError(outcome.refused[task_id], code="not_retryable")
+        raise ConflictError(outcome.refused[task_id], code=outcome.refusal_codes[task_id])
     return AccountCreationTask.objects.get(pk=task_id)
 
 

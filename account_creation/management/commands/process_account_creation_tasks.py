@@ -15,9 +15,11 @@ from django.db import DatabaseError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from account_creation.account_types import registry
 from account_creation.connectors import configure_pool, missing_configuration
-from account_creation.models import ACCOUNT_TYPE_CHOICES, AccountCreationTask, TaskStatus
-from account_creation.services.engine import ALL_ACCOUNT_TYPES, AccountCreationService, RunSummary, eligible_tasks
+from account_creation.models import AccountCreationTask, TaskStatus
+from account_creation.selectors import eligible_tasks
+from account_creation.services.engine import AccountCreationService, RunSummary
 from account_creation.services.retry import task_retry_failed
 
 COLUMNS = ("claimed", "completed", "retried", "failed", "blocked")
@@ -71,7 +73,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--account-type",
-            choices=[value for value, _ in ACCOUNT_TYPE_CHOICES],
+            choices=registry.values(),
             help="Only this account type (with --retry-failed, or to process one system).",
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar even on a terminal.")
@@ -96,7 +98,7 @@ class Command(BaseCommand):
         if not settings.ACCOUNT_CREATION_ENABLED:
             self.stdout.write("Account creation is disabled (ACCOUNT_CREATION_ENABLED=false); nothing to do.")
             return
-        types = [options["account_type"]] if options["account_type"] else list(ALL_ACCOUNT_TYPES)
+        types = [options["account_type"]] if options["account_type"] else registry.values()
         for system, missing in missing_configuration().items():
             if missing and system in types:
                 self.stderr.write(
@@ -169,7 +171,7 @@ class Command(BaseCommand):
         header = f"{'system':<8}" + "".join(f"{name:>11}" for name in COLUMNS)
         lines = [header, "-" * len(header)]
         totals: Counter[str] = Counter()
-        for system in ALL_ACCOUNT_TYPES:
+        for system in registry.values():
             counter = summary.per_type.get(system, Counter())
             totals.update({name: counter[name] for name in COLUMNS})
             lines.append(f"{system:<8}" + "".join(f"{counter[name]:>11}" for name in COLUMNS))
@@ -196,7 +198,7 @@ class Command(BaseCommand):
         pending = AccountCreationTask.objects.filter(status=TaskStatus.PENDING)
         backoff = pending.filter(next_attempt_at__gt=now)
         due = pending.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        eligible_ids = eligible_tasks(now=now, account_types=ALL_ACCOUNT_TYPES).values("pk")
+        eligible_ids = eligible_tasks(now=now).values("pk")
         waiting_dependency = due.exclude(pk__in=eligible_ids)
         processing = AccountCreationTask.objects.filter(status=TaskStatus.PROCESSING)
         expired = processing.filter(locked_until__lt=now)

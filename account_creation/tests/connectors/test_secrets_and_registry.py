@@ -88,7 +88,7 @@ def test_registry_builds_each_real_connector_once():
 
 
 def test_session_pool_follows_the_engine_concurrency():
-    from account_creation.connectors import pool_size
+    from account_creation.connectors.http import pool_size
 
     adapter = IdaasConnector().session.get_adapter("https://idaas.test")
     assert adapter._pool_maxsize == pool_size()  # type: ignore[attr-defined]

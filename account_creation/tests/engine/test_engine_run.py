@@ -11,13 +11,9 @@ from django.utils import timezone
 
 from account_creation.connectors.base import AccountResult
 from account_creation.models import AccountCreationLog, AccountCreationTask, AttemptOutcome, EngineRun, TaskStatus
-from account_creation.services.engine import (
-    AccountCreationService,
-    backoff_seconds,
-    task_claim_batch,
-    task_finish_success,
-    task_recover_expired_leases,
-)
+from account_creation.services.backoff import backoff_seconds
+from account_creation.services.engine import AccountCreationService
+from account_creation.services.queue import task_claim_batch, task_finish_success, task_recover_expired_leases
 
 pytestmark = pytest.mark.django_db
 
@@ -204,7 +200,7 @@ def test_recovery_returns_expired_tasks_and_counts_their_attempts(submit, fakes,
     for _ in range(2):
         task_claim_batch(runner_id="killed", limit=1, account_types=["idaas"])
         AccountCreationTask.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
-        assert task_recover_expired_leases() == 1
+        assert task_recover_expired_leases().recovered == 1
     # Two attempts used by killed runners: the budget is spent, the task failed.
     task = AccountCreationTask.objects.get()
     assert task.status == TaskStatus.FAILED

@@ -10,15 +10,14 @@ whatever the number of tasks; the numbers agree across API replicas and survive 
 docs/operations.md ("Metrics") explains the choice against prometheus_client's
 multiprocess mode.
 
-The functions at the bottom (``attempt_finished`` …) are what the engine calls while it
-works. They feed process-local instruments in a private registry that ``/metrics`` does not
-serve; ``token_refresh_counts()`` lets a run read how many tokens its process fetched, to
-store them on its ``EngineRun`` row (see ``ENGINE_RUN_TOKEN_FIELD``).
+This is a read model beside the other operator reads (``ops/selectors.py``): it imports the
+models and the shared selectors, and nothing imports it but the ``/metrics`` view. Token
+fetches reach it through ``EngineRun.token_refreshes``, which each run fills from the
+connectors' own counter.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,20 +26,14 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Integer
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from account_creation.models import (
-    ACCOUNT_TYPE_CHOICES,
-    AccountCreationLog,
-    AccountCreationTask,
-    AttemptOutcome,
-    EngineRun,
-    TaskStatus,
-)
+from account_creation.account_types import registry
+from account_creation.models import AccountCreationLog, AccountCreationTask, AttemptOutcome, EngineRun, TaskStatus
+from account_creation.selectors import eligible_tasks
 
-SYSTEMS = [value for value, _ in ACCOUNT_TYPE_CHOICES]
 FINISHED_OUTCOMES = [outcome for outcome in AttemptOutcome.values if outcome != AttemptOutcome.RUNNING]
 # Seconds. The attempt buckets span a fast sandbox call to the 30 s HTTP timeout (and a
 # token fetch plus a retry on 401 on top); the run buckets a drained queue to a cron slot.
@@ -48,7 +41,7 @@ DOWNSTREAM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 RUN_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600)
 RECENT_WINDOW = timedelta(minutes=15)
 # The EngineRun column (a JSONField {system: count}) the engine fills at the end of a run
-# with token_refresh_counts(); read only when the model has it.
+# from the connectors' token_fetch_counts().
 ENGINE_RUN_TOKEN_FIELD = "token_refreshes"  # noqa: S105 - a column name, not a secret
 
 
@@ -80,7 +73,7 @@ class DatabaseCollector(Collector):
 
     # tasks by system and status: one grouped query, every pair present (zeros included)
     def _tasks(self) -> Iterator[Metric]:
-        counts = {(system, status): 0 for system in SYSTEMS for status in TaskStatus.values}
+        counts = {(system, status): 0 for system in registry.values() for status in TaskStatus.values}
         rows = AccountCreationTask.objects.order_by().values_list("account_type", "status").annotate(n=Count("id"))
         for system, status, n in rows:
             counts[(system, status)] = n
@@ -93,10 +86,8 @@ class DatabaseCollector(Collector):
 
     # due work: what the claim would take now (pending, due, dependencies completed)
     def _due(self, now: datetime) -> Iterator[Metric]:
-        from account_creation.services.engine import ALL_ACCOUNT_TYPES, eligible_tasks
-
         rows = (
-            eligible_tasks(now=now, account_types=ALL_ACCOUNT_TYPES)
+            eligible_tasks(now=now)
             .order_by()
             .values("account_type")
             .annotate(n=Count("id"), due_since=Min(Coalesce("next_attempt_at", "created_at")))
@@ -112,7 +103,7 @@ class DatabaseCollector(Collector):
             "How long the oldest claimable pending task has been due, by system (0 when none).",
             labels=["system"],
         )
-        for system in SYSTEMS:
+        for system in registry.values():
             row = by_system.get(system)
             due.add_metric([system], row["n"] if row else 0)
             waited = (now - row["due_since"]).total_seconds() if row and row["due_since"] else 0.0
@@ -129,7 +120,7 @@ class DatabaseCollector(Collector):
             .values_list("task__account_type", "outcome")
             .annotate(n=Count("id"), recent=Count("id", filter=Q(finished_at__gte=since)))
         )
-        total = {(system, outcome): 0 for system in SYSTEMS for outcome in FINISHED_OUTCOMES}
+        total = {(system, outcome): 0 for system in registry.values() for outcome in FINISHED_OUTCOMES}
         recent = dict(total)
         for system, outcome, n, recent_n in rows:
             total[(system, outcome)] = n
@@ -171,7 +162,7 @@ class DatabaseCollector(Collector):
             "the outcome's write), by system, from attempt rows' duration_ms.",
             labels=["system"],
         )
-        for system in SYSTEMS:
+        for system in registry.values():
             row: Mapping[str, Any] = by_system.get(system, {})
             family.add_metric(
                 [system],
@@ -188,8 +179,7 @@ class DatabaseCollector(Collector):
         }
         tokens = {
             f"tokens_{system}": Sum(Cast(KT(f"{ENGINE_RUN_TOKEN_FIELD}__{system}"), IntegerField()))
-            for system in SYSTEMS
-            if _engine_run_has_token_field()
+            for system in registry.values()
         }
         totals = EngineRun.objects.filter(finished_at__isnull=False).aggregate(
             n=Count("id"),
@@ -226,80 +216,13 @@ class DatabaseCollector(Collector):
             f"{ENGINE_RUN_TOKEN_FIELD}; all zero until the engine records them).",
             labels=["system"],
         )
-        for system in SYSTEMS:
+        for system in registry.values():
             refreshes.add_metric([system], totals.get(f"tokens_{system}") or 0)
         yield refreshes
 
 
-def _engine_run_has_token_field() -> bool:
-    return any(f.name == ENGINE_RUN_TOKEN_FIELD for f in EngineRun._meta.get_fields())
-
-
 def metrics_registry() -> CollectorRegistry:
     """A registry holding only the database collector (what ``/metrics`` serves)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector())
-    return registry
-
-
-# --- process-local instruments the engine updates ----------------------------------------
-
-# Not served by /metrics (see the module docstring); a long-running engine could expose
-# them itself with prometheus_client.start_http_server(registry=ENGINE_REGISTRY).
-ENGINE_REGISTRY = CollectorRegistry(auto_describe=True)
-_ATTEMPTS = Counter(
-    "accountsync_engine_attempts_total",
-    "Attempts this process finished, by system and outcome.",
-    ["system", "outcome"],
-    registry=ENGINE_REGISTRY,
-)
-_DOWNSTREAM_SECONDS = Histogram(
-    "accountsync_engine_downstream_call_seconds",
-    "Time this process spent in a connector per attempt, by system.",
-    ["system"],
-    buckets=DOWNSTREAM_BUCKETS,
-    registry=ENGINE_REGISTRY,
-)
-_RUN_SECONDS = Histogram(
-    "accountsync_engine_process_run_seconds", "Duration of this process's runs.", buckets=RUN_BUCKETS,
-    registry=ENGINE_REGISTRY,
-)
-_LEASE_RECOVERIES = Counter(
-    "accountsync_engine_lease_recoveries_total", "Expired leases this process recovered.", registry=ENGINE_REGISTRY
-)
-_TOKEN_REFRESHES = Counter(
-    "accountsync_engine_token_refreshes_total", "Access tokens this process fetched, by system.", ["system"],
-    registry=ENGINE_REGISTRY,
-)
-_token_lock = threading.Lock()
-_token_counts: dict[str, int] = {}
-
-
-def attempt_finished(system: str, outcome: str) -> None:
-    _ATTEMPTS.labels(system=system, outcome=outcome).inc()
-
-
-def downstream_call(system: str, seconds: float) -> None:
-    _DOWNSTREAM_SECONDS.labels(system=system).observe(seconds)
-
-
-def run_finished(seconds: float) -> None:
-    _RUN_SECONDS.observe(seconds)
-
-
-def lease_recoveries(count: int) -> None:
-    if count:
-        _LEASE_RECOVERIES.inc(count)
-
-
-def token_refreshed(system: str) -> None:
-    """Called by a connector's token cache after it fetched a token (system: account type)."""
-    _TOKEN_REFRESHES.labels(system=system).inc()
-    with _token_lock:
-        _token_counts[system] = _token_counts.get(system, 0) + 1
-
-
-def token_refresh_counts() -> dict[str, int]:
-    """Tokens this process fetched so far, per system: a run stores the difference of two."""
-    with _token_lock:
-        return dict(_token_counts)
+    served = CollectorRegistry(auto_describe=False)
+    served.register(DatabaseCollector())
+    return served
