@@ -2,20 +2,30 @@
 
 Each POST replaces the whole set (absent keys take their defaults), so a test states every
 fault it wants in one place; ``{}`` switches everything off.
+
+``systems`` names account types of ``account_creation.account_types.registry``, read when a
+payload is validated (so a type registered later is accepted); by default a fault applies to
+every system.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
-SYSTEMS = ("idaas", "welink", "email")
+from account_creation.account_types import registry
+
 DEFAULT_TOKEN_TTL_S = 7200.0
 DEFAULT_TIMEOUT_HOLD_MS = 35000.0
 
 
 class FaultConfigError(ValueError):
     """A fault payload the sandbox refuses (answered with HTTP 400 and this message)."""
+
+
+def known_systems() -> list[str]:
+    """The names the ``systems`` switch accepts: the account types registered now, in run order."""
+    return [str(value) for value in registry.values()]
 
 
 @dataclass(frozen=True)
@@ -28,10 +38,10 @@ class Faults:
     seed: int | None = None
     token_ttl_s: float = 0.0  # 0 = the default lifetime (7200 s)
     replication_lag_ms: float = 0.0
-    systems: tuple[str, ...] = field(default=SYSTEMS)
+    systems: tuple[str, ...] = ()  # the faulted systems; () = every system
 
     def applies_to(self, system: str) -> bool:
-        return system in self.systems
+        return not self.systems or system in self.systems
 
     def token_lifetime_s(self, system: str) -> float:
         if self.token_ttl_s > 0 and self.applies_to(system):
@@ -40,7 +50,7 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["systems"] = list(self.systems)
+        data["systems"] = list(self.systems) or known_systems()
         return data
 
 
@@ -72,13 +82,15 @@ def faults_from_payload(payload: Any) -> Faults:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise FaultConfigError(f"seed must be an integer or null, got {seed!r}")
 
-    systems_value = payload.get("systems", list(SYSTEMS))
-    if (
-        not isinstance(systems_value, list)
-        or not systems_value
-        or not all(isinstance(item, str) and item in SYSTEMS for item in systems_value)
-    ):
-        raise FaultConfigError(f"systems must be a non-empty list of {', '.join(SYSTEMS)}, got {systems_value!r}")
+    systems_value = payload.get("systems", [])  # absent: every system
+    if "systems" in payload:
+        valid = known_systems()
+        if (
+            not isinstance(systems_value, list)
+            or not systems_value
+            or not all(isinstance(item, str) and item in valid for item in systems_value)
+        ):
+            raise FaultConfigError(f"systems must be a non-empty list of {', '.join(valid)}, got {systems_value!r}")
 
     return Faults(
         latency_ms=_number(payload, "latency_ms", 0.0),

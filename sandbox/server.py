@@ -1,7 +1,9 @@
-"""The sandbox HTTP server: IDaaS, WeLink and Exchange paths plus ``/_sandbox/*`` controls,
-all on one port, one thread per request (injected latency sleeps per request).
+"""The sandbox HTTP server: the paths of every simulated system (IDaaS, WeLink, Exchange)
+plus ``/_sandbox/*`` controls, all on one port, one thread per request (injected latency
+sleeps per request). What each system's paths, token header and fault answers are comes from
+its declaration in :mod:`sandbox.systems`; nothing here names a system.
 
-Plain Python, usable without Django::
+Plain Python, usable without Django settings::
 
     server = start_sandbox(port=0)          # background thread, random free port
     requests.post(server.url + "/api/auth/v2/tickets", json={...})
@@ -17,74 +19,35 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sandbox.faults import FaultConfigError, faults_from_payload
-from sandbox.world import Credentials, Plan, Reply, World, kv
+from sandbox.systems import Credentials, SimulatedRoute, SimulatedSystem, simulated_systems
+from sandbox.world import Plan, Reply, World, kv
 
 logger = logging.getLogger("sandbox")
 
 MAX_BODY_BYTES = 1024 * 1024
-_ONBOARDING = re.compile(r"^/api/idaas/idm-openapi/enterprise/(?P<enterprise_id>[^/]+)/user/onboarding$")
 
 
 class _InvalidJson(Exception):
     pass
 
 
-def _rate_limited_reply(system: str) -> Reply:
-    if system == "welink":
-        # WeLink signals its limit in the body, with HTTP 200.
-        return Reply(200, {"code": "48503", "message": "api call frequency exceeds the limit, wait and retry"})
-    if system == "idaas":
-        return Reply(429, {"code": "429", "message": "too many requests"})
-    return Reply(429, {"Message": "Too many requests."})
+_Routes = list[tuple[SimulatedSystem, SimulatedRoute]]
 
 
-def _error_reply(system: str, status: int) -> Reply:
-    if system == "email":
-        return Reply(status, {"Message": "An error has occurred."})
-    return Reply(status, {"code": str(status), "message": "internal error (sandbox fault)"})
-
-
-def _invalid_json_reply(system: str) -> Reply:
-    if system == "welink":
-        return Reply(200, {"code": "47004", "message": "the body is not valid JSON"})
-    if system == "email":
-        return Reply(400, {"Message": "The request body is not valid JSON."})
-    return Reply(400, {"code": "400", "message": "the body is not valid JSON"})
-
-
-class _Route:
-    def __init__(self, system: str, data_call: bool, call: Callable[[dict[str, str], str, Any], Reply]):
-        self.system = system
-        self.data_call = data_call
-        self.call = call
-
-
-def _routes(world: World) -> list[tuple[re.Pattern[str], _Route]]:
-    """POST routes of the three systems: path -> (system, data call?, handler)."""
-
-    def exact(path: str) -> re.Pattern[str]:
-        return re.compile("^" + re.escape(path) + "$")
-
-    return [
-        (exact("/api/iam/auth/enterprise-token"), _Route("idaas", False, lambda m, a, b: world.idaas_token(b))),
-        (_ONBOARDING, _Route("idaas", True, lambda m, a, b: world.idaas_onboard(m["enterprise_id"], a, b))),
-        (exact("/api/auth/v2/tickets"), _Route("welink", False, lambda m, a, b: world.welink_ticket(b))),
-        (exact("/api/contact/v2/user/detail"), _Route("welink", True, lambda m, a, b: world.welink_detail(a, b))),
-        (exact("/api/contact/v1/user/create"), _Route("welink", True, lambda m, a, b: world.welink_create(a, b))),
-        (exact("/api/Exchange/EnableMailbox"), _Route("email", True, lambda m, a, b: world.exchange_enable(a, b))),
-    ]
+def _routes(systems: tuple[SimulatedSystem, ...]) -> _Routes:
+    """Every POST route of the simulated systems, in declaration order."""
+    return [(system, route) for system in systems for route in system.routes]
 
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # bursts of parallel clients must not be refused at accept
     world: World
-    routes: list[tuple[re.Pattern[str], _Route]]
+    routes: _Routes
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -177,11 +140,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._not_found(path)
 
-    def _route(self, path: str) -> tuple[re.Match[str], _Route] | None:
-        for pattern, route in self.server.routes:
-            match = pattern.match(path)
+    def _route(self, path: str) -> tuple[re.Match[str], SimulatedSystem, SimulatedRoute] | None:
+        for system, route in self.server.routes:
+            match = route.pattern.match(path)
             if match:
-                return match, route
+                return match, system, route
         return None
 
     def _system(self, path: str) -> None:
@@ -190,22 +153,22 @@ class _Handler(BaseHTTPRequestHandler):
         if found is None:
             self._not_found(path)
             return
-        match, route = found
+        match, system, route = found
         try:
             body = self._read_json()
         except _InvalidJson:
-            self._send(_invalid_json_reply(route.system))
+            self._send(system.invalid_json_reply)
             return
-        plan: Plan = world.plan(route.system, data_call=route.data_call)
+        plan: Plan = world.plan(system.name, data_call=route.data_call)
         if plan.rate_limited:
-            self._send(_rate_limited_reply(route.system))
+            self._send(system.rate_limited_reply)
             return
         world.wait(plan.latency_s)
         if plan.error_status is not None:
-            self._send(_error_reply(route.system, plan.error_status))
+            self._send(system.error_reply(plan.error_status))
             return
-        header = "x-wlk-Authorization" if route.system == "welink" else "Authorization"
-        reply = route.call(match.groupdict(), self.headers.get(header, "").strip(), body)
+        authorization = self.headers.get(system.auth_header, "").strip()
+        reply = route.call(world, match.groupdict(), authorization, body)
         if plan.hold_s:
             # The work is done (the account exists); only the answer comes too late.
             world.wait(plan.hold_s)
@@ -214,13 +177,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 class SandboxServer:
     """A sandbox bound to a port. ``start()`` serves in a background thread;
-    ``serve_forever()`` serves in the calling thread (the command)."""
+    ``serve_forever()`` serves in the calling thread (the command).
+
+    It simulates the systems of :data:`sandbox.systems.simulated_systems` at construction."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, credentials: Credentials | None = None):
-        self.world = World(credentials)
+        self.systems: tuple[SimulatedSystem, ...] = tuple(simulated_systems)
+        self.world = World(credentials, systems=tuple(system.name for system in self.systems))
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.world = self.world
-        self._httpd.routes = _routes(self.world)
+        self._httpd.routes = _routes(self.systems)
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
         self._stopped = False
@@ -282,25 +248,18 @@ def start_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
-    idaas_account: str | None = None,
-    idaas_secret: str | None = None,
-    welink_client_id: str | None = None,
-    welink_client_secret: str | None = None,
-    email_token: str | None = None,
+    credentials: Credentials | None = None,
+    **values: str | None,
 ) -> SandboxServer:
     """Start a sandbox in a background thread (``port=0``: a free port) and return it.
 
-    Credentials left out (or empty) take the demo defaults of :class:`Credentials`.
+    Give ``credentials``, or the values by field name (``idaas_secret=…``: the
+    :class:`~sandbox.systems.CredentialField` names of the simulated systems); values left
+    out (or empty) take the demo defaults.
     """
-    given = {
-        "idaas_account": idaas_account,
-        "idaas_secret": idaas_secret,
-        "welink_client_id": welink_client_id,
-        "welink_client_secret": welink_client_secret,
-        "email_token": email_token,
-    }
-    credentials = Credentials(**{k: v for k, v in given.items() if v})
-    return SandboxServer(host, port, credentials).start()
+    if credentials is not None and values:
+        raise TypeError("give either credentials or credential values, not both")
+    return SandboxServer(host, port, credentials or Credentials.from_values(values)).start()
 
 
 __all__ = ["Credentials", "SandboxServer", "World", "start_sandbox"]

@@ -1,8 +1,9 @@
 """The sandbox's fake world: the accounts IDaaS, WeLink and Exchange hold, their tokens,
 counters and injected faults, behind one lock.
 
-Plain Python (no Django, no HTTP): :mod:`sandbox.server` turns requests into calls of
-:class:`World` methods and their :class:`Reply` into responses. The behaviour follows the
+Plain Python (no Django settings, no HTTP): :mod:`sandbox.server` turns requests into calls
+of :class:`World` methods (as the routes of :mod:`sandbox.systems` declare) and their
+:class:`Reply` into responses. Counters and rate-limit windows exist per simulated system. The behaviour follows the
 table at the top of ``/work/shared/spec/downstream-apis.md`` and nothing else, so connectors
 and sandbox agree only through that table.
 """
@@ -12,33 +13,34 @@ from __future__ import annotations
 import logging
 import math
 import random
-import re
 import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.faults import SYSTEMS, Faults
+from sandbox.accounts import (
+    FALLBACK_MAIL_DOMAIN,
+    WELINK_MOBILE,
+    WELINK_TENANT,
+    AdAccount,
+    IdaasUser,
+    Mailbox,
+    WelinkUser,
+    alias_problem,
+    exchange_address_taken,
+    exchange_has_mailbox,
+    exchange_not_found,
+    idaas_user_problem,
+)
+from sandbox.counters import Counters
+from sandbox.faults import Faults
+from sandbox.systems import Credentials, Reply, simulated_systems
 
 logger = logging.getLogger("sandbox")
 
-# Exchange reports the domain controller it asked in its "not found" message.
-DOMAIN_CONTROLLER = "dc01.sandbox.local"
-FALLBACK_MAIL_DOMAIN = "sandbox.local"
-WELINK_TENANT = "sandbox-tenant"
-
-IDAAS_USER_TYPES = frozenset({"employee", "supplier", "intern", "contractor"})
-SAM_MAX_LENGTH = 20
-_SAM_FORBIDDEN = set('"/\\[]:;|=,+*?<> ')
-_ALIAS_ATOM = r"[A-Za-z0-9!#%*+\-/=?^_~]+"
-_ALIAS_PATTERN = re.compile(rf"^{_ALIAS_ATOM}(\.{_ALIAS_ATOM})*$")
-_ALIAS_MAX_LENGTH = 64
-_WELINK_MOBILE = re.compile(r"^\+\d{1,4}-\d{4,20}$")
-_COUNTRY_CODE = re.compile(r"^\+\d{1,4}$")
-_DIGITS = re.compile(r"^\d{4,20}$")
 _TOKEN_PRUNE_THRESHOLD = 10_000
 
 
@@ -51,23 +53,6 @@ def kv(**context: object) -> str:
             text = '"' + text.replace('"', "'") + '"'
         parts.append(f"{key}={text}")
     return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """What the sandbox accepts. The defaults are demo values, safe to print."""
-
-    idaas_account: str = "sandbox-idaas-account"
-    idaas_secret: str = "sandbox-idaas-secret"  # noqa: S105 - public demo value
-    welink_client_id: str = "sandbox-welink-client"
-    welink_client_secret: str = "sandbox-welink-secret"  # noqa: S105 - public demo value
-    email_token: str = "sandbox-email-token"  # noqa: S105 - public demo value
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -86,61 +71,6 @@ class _Token:
     expires_at: float
 
 
-@dataclass
-class IdaasUser:
-    employee_number: str
-    user_name: str
-    user_id: str
-    name: str
-    english_name: str
-    email: str
-    user_type: str
-    ou: str
-    enterprise_id: str
-    created_at: str
-
-
-@dataclass
-class AdAccount:
-    sam: str
-    created_monotonic: float
-    created_at: str
-
-
-@dataclass
-class WelinkUser:
-    corp_user_id: str
-    user_id: str
-    user_name_cn: str
-    user_name_en: str
-    mobile_number: str
-    user_email: str
-    corp_dept_codes: list[str]
-    created_at: str
-
-
-@dataclass
-class Mailbox:
-    sam: str
-    alias: str
-    primary_smtp_address: str
-    created_at: str
-
-
-@dataclass
-class _Counters:
-    create_calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SYSTEMS, 0))
-    duplicates_refused: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SYSTEMS, 0))
-    token_fetches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SYSTEMS, 0))
-    requests: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SYSTEMS, 0))
-    faults: dict[str, int] = field(default_factory=lambda: {"error": 0, "timeout": 0, "rate_limit": 0})
-    faults_by_system: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {s: {"error": 0, "timeout": 0, "rate_limit": 0} for s in SYSTEMS}
-    )
-    # system -> account key -> create calls that reached the system's logic
-    calls_by_key: dict[str, dict[str, int]] = field(default_factory=lambda: {s: {} for s in SYSTEMS})
-
-
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -149,49 +79,16 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def ou_problem(ou: str) -> str | None:
-    """Why ``ou`` is not a DN of the form ``OU=…[,OU=…],DC=…[,DC=…]``, or None."""
-    if "，" in ou:
-        return "ou contains a full-width comma '，'; DN parts must be separated by ASCII ','"
-    seen_dc = False
-    ou_count = dc_count = 0
-    for part in ou.split(","):
-        key, sep, value = part.strip().partition("=")
-        key = key.strip().upper()
-        if not sep or not value.strip():
-            return f"ou part {part.strip()!r} is not KEY=value"
-        if key == "OU":
-            if seen_dc:
-                return "ou must list OU= parts before DC= parts"
-            ou_count += 1
-        elif key == "DC":
-            seen_dc = True
-            dc_count += 1
-        else:
-            return f"ou part {part.strip()!r}: only OU= and DC= are accepted"
-    if not ou_count or not dc_count:
-        return "ou must contain at least one OU= and one DC= part"
-    return None
-
-
-def alias_problem(alias: str) -> str | None:
-    if not alias:
-        return "The Alias is empty."
-    if len(alias) > _ALIAS_MAX_LENGTH:
-        return f"The Alias '{alias}' is longer than {_ALIAS_MAX_LENGTH} characters."
-    if not _ALIAS_PATTERN.match(alias):
-        return (
-            f"The Alias '{alias}' is invalid: it may contain only letters, digits, "
-            "!#%*+-/=?^_~ and dots between characters."
-        )
-    return None
-
-
 class World:
-    """All state of the three fake systems. Every method is thread-safe."""
+    """All state of the fake systems. Every method is thread-safe.
 
-    def __init__(self, credentials: Credentials | None = None):
+    ``systems`` names the simulated systems to keep counters for (default: every system of
+    :data:`sandbox.systems.simulated_systems` when the world is built).
+    """
+
+    def __init__(self, credentials: Credentials | None = None, systems: tuple[str, ...] | None = None):
         self.credentials = credentials or Credentials()
+        self.systems: tuple[str, ...] = simulated_systems.names() if systems is None else tuple(systems)
         self._lock = threading.Lock()
         # Set when the server stops, so requests held by a timeout fault return at once.
         self.stopping = threading.Event()
@@ -208,8 +105,8 @@ class World:
         self._ad: dict[str, AdAccount] = {}  # sAMAccountName (lower case) -> AD account
         self._welink: dict[str, WelinkUser] = {}  # corpUserId -> user
         self._mailboxes: dict[str, Mailbox] = {}  # sAMAccountName (lower case) -> mailbox
-        self._counters = _Counters()
-        self._windows: dict[str, deque[float]] = {s: deque() for s in SYSTEMS}
+        self._counters = Counters.zero(self.systems)
+        self._windows: dict[str, deque[float]] = {s: deque() for s in self.systems}
 
     # --- control ---------------------------------------------------------------------
     @property
@@ -273,7 +170,7 @@ class World:
                 while window and window[0] <= now - 1.0:
                     window.popleft()
                 if len(window) >= faults.rate_limit_per_s:
-                    self._count_fault(system, "rate_limit")
+                    self._counters.count_fault(system, "rate_limit")
                     return Plan(rate_limited=True)
                 window.append(now)
             latency = faults.latency_ms / 1000
@@ -281,16 +178,12 @@ class World:
                 return Plan(latency_s=latency)
             error_draw, timeout_draw = self._rng.random(), self._rng.random()
             if error_draw < faults.error_rate:
-                self._count_fault(system, "error")
+                self._counters.count_fault(system, "error")
                 return Plan(latency_s=latency, error_status=self._rng.choice((500, 503)))
             if timeout_draw < faults.timeout_rate:
-                self._count_fault(system, "timeout")
+                self._counters.count_fault(system, "timeout")
                 return Plan(latency_s=latency, hold_s=faults.timeout_hold_ms / 1000)
             return Plan(latency_s=latency)
-
-    def _count_fault(self, system: str, kind: str) -> None:
-        self._counters.faults[kind] += 1
-        self._counters.faults_by_system[system][kind] += 1
 
     # --- tokens ----------------------------------------------------------------------
     def _issue_token(self, system: str) -> tuple[str, int]:
@@ -339,13 +232,10 @@ class World:
         missing = [name for name, value in fields.items() if not value]
         employee_number, user_name = fields["employeeNumber"], fields["userName"]
         with self._lock:
-            self._counters.create_calls["idaas"] += 1
-            if employee_number:
-                calls = self._counters.calls_by_key["idaas"]
-                calls[employee_number] = calls.get(employee_number, 0) + 1
+            self._counters.count_create("idaas", employee_number)
             if missing:
                 return Reply(400, {"code": "400", "message": f"required fields missing or empty: {', '.join(missing)}"})
-            problem = self._idaas_problem(fields, info)
+            problem = idaas_user_problem(fields, info)
             if problem:
                 return Reply(400, {"code": "400", "message": problem})
             if employee_number in self._idaas:
@@ -379,25 +269,6 @@ class World:
         logger.info("sandbox account created %s", kv(system="idaas", key=employee_number, user_name=user_name))
         data = {"userId": user.user_id, "userName": user_name}
         return Reply(201, {"code": "201", "message": "created", "data": data})
-
-    @staticmethod
-    def _idaas_problem(fields: dict[str, str], info: dict[str, Any]) -> str | None:
-        user_name = fields["userName"]
-        if len(user_name) > SAM_MAX_LENGTH:
-            return f"userName {user_name!r} is longer than {SAM_MAX_LENGTH} characters (AD sAMAccountName limit)"
-        if set(user_name) & _SAM_FORBIDDEN or user_name.endswith("."):
-            return f"userName {user_name!r} contains characters AD does not allow in a sAMAccountName"
-        if fields["userType"] not in IDAAS_USER_TYPES:
-            return f"userType {fields['userType']!r} is not one of {', '.join(sorted(IDAAS_USER_TYPES))}"
-        local, at, domain = fields["email"].partition("@")
-        if not at or not local or "." not in domain:
-            return f"email {fields['email']!r} is not an address"
-        country_code = info.get("mobileCountryCode")
-        if country_code not in (None, "") and not (isinstance(country_code, str) and _COUNTRY_CODE.match(country_code)):
-            return f"mobileCountryCode {country_code!r} must look like +86"
-        if not _DIGITS.match(fields["mobile"]):
-            return "mobile must be 4 to 20 digits (the country code goes in mobileCountryCode)"
-        return ou_problem(fields["userExtends.ou"])
 
     # --- WeLink ----------------------------------------------------------------------
     def welink_ticket(self, body: Any) -> Reply:
@@ -444,23 +315,7 @@ class World:
         if found is None:
             return Reply(200, {"code": "47012", "message": "no data"})
         # Real WeLink answers some endpoints with an int code: clients must compare str(code).
-        return Reply(
-            200,
-            {
-                "code": 0,
-                "message": "ok",
-                "data": {
-                    "userId": found.user_id,
-                    "corpUserId": found.corp_user_id,
-                    "userNameCn": found.user_name_cn,
-                    "userNameEn": found.user_name_en,
-                    "mobileNumber": found.mobile_number,
-                    "userEmail": found.user_email,
-                    "corpDeptCodes": list(found.corp_dept_codes),
-                    "userStatus": "3",
-                },
-            },
-        )
+        return Reply(200, {"code": 0, "message": "ok", "data": found.detail()})
 
     def welink_create(self, authorization: str, body: Any) -> Reply:
         refused = self._welink_auth(authorization)
@@ -480,13 +335,10 @@ class World:
         if not (isinstance(dept_codes, list) and dept_codes and all(_text(c) for c in dept_codes)):
             missing.append("corpDeptCodes")
         with self._lock:
-            if corp_user_id:
-                calls = self._counters.calls_by_key["welink"]
-                calls[corp_user_id] = calls.get(corp_user_id, 0) + 1
-            self._counters.create_calls["welink"] += 1
+            self._counters.count_create("welink", corp_user_id)
             if missing:
                 return Reply(200, {"code": "47004", "message": f"parameter missing or empty: {', '.join(missing)}"})
-            if not _WELINK_MOBILE.match(required["mobileNumber"]):
+            if not WELINK_MOBILE.match(required["mobileNumber"]):
                 return Reply(200, {"code": "47008", "message": "mobileNumber must look like +86-13800138000"})
             local, at, domain = required["userEmail"].partition("@")
             if not at or not local or "." not in domain:
@@ -530,36 +382,24 @@ class World:
 
     def _enable_one(self, sam: str, alias: str, lag_s: float) -> dict[str, str] | str:
         """Enable one mailbox (lock held); a dict on success, the error text on failure."""
-        self._counters.create_calls["email"] += 1
+        self._counters.count_create("email", sam)
         if not sam:
             return "Cannot bind argument to parameter 'Identity' because it is an empty string."
-        calls = self._counters.calls_by_key["email"]
-        calls[sam] = calls.get(sam, 0) + 1
         problem = alias_problem(alias)
         if problem:
             return f"{problem} The operation on '{sam}' was rejected; correct the Alias and try again."
         key = sam.lower()
         ad_account = self._ad.get(key)
         if ad_account is None or time.monotonic() - ad_account.created_monotonic < lag_s:
-            return (
-                f"The operation couldn't be performed because object '{sam}' couldn't be found on "
-                f"'{DOMAIN_CONTROLLER}'."
-            )
+            return exchange_not_found(sam)
         if key in self._mailboxes:
             self._counters.duplicates_refused["email"] += 1
-            return (
-                "This task does not support recipients of this type. The specified recipient "
-                f"{sam} is of type UserMailbox. Please make sure that this recipient matches the "
-                "required recipient type for this task."
-            )
+            return exchange_has_mailbox(sam)
         owner = next((m for m in self._mailboxes.values() if m.alias.lower() == alias.lower()), None)
         domain = self._mail_domain(ad_account.sam)
         address = f"{alias}@{domain}"
         if owner is not None:
-            return (
-                f'The proxy address "SMTP:{address}" is already being used by the proxy addresses or '
-                f'LegacyExchangeDN of "{owner.sam}". Please choose another proxy address.'
-            )
+            return exchange_address_taken(address, owner.sam)
         self._mailboxes[key] = Mailbox(
             sam=ad_account.sam, alias=alias, primary_smtp_address=address, created_at=_now_iso()
         )
@@ -580,69 +420,15 @@ class World:
             calls = counters.calls_by_key
             lag = self._faults.replication_lag_ms / 1000
             now = time.monotonic()
-            idaas = [
-                {
-                    "employeeNumber": u.employee_number,
-                    "userName": u.user_name,
-                    "userId": u.user_id,
-                    "name": u.name,
-                    "englishName": u.english_name,
-                    "email": u.email,
-                    "userType": u.user_type,
-                    "ou": u.ou,
-                    "enterpriseId": u.enterprise_id,
-                    "created_at": u.created_at,
-                    "create_calls": calls["idaas"].get(u.employee_number, 0),
-                }
-                for u in self._idaas.values()
-            ]
-            welink = [
-                {
-                    "corpUserId": u.corp_user_id,
-                    "userId": u.user_id,
-                    "userNameCn": u.user_name_cn,
-                    "mobileNumber": u.mobile_number,
-                    "userEmail": u.user_email,
-                    "corpDeptCodes": list(u.corp_dept_codes),
-                    "created_at": u.created_at,
-                    "create_calls": calls["welink"].get(u.corp_user_id, 0),
-                }
-                for u in self._welink.values()
-            ]
-            email = [
-                {
-                    "SAMAccountName": m.sam,
-                    "Alias": m.alias,
-                    "PrimarySmtpAddress": m.primary_smtp_address,
-                    "created_at": m.created_at,
-                    "create_calls": calls["email"].get(m.sam, 0),
-                }
-                for m in self._mailboxes.values()
-            ]
-            ad = [
-                {
-                    "SAMAccountName": a.sam,
-                    "created_at": a.created_at,
-                    "visible_to_exchange": now - a.created_monotonic >= lag,
-                }
-                for a in self._ad.values()
-            ]
-            totals = {
-                "create_calls": {**counters.create_calls, "all": sum(counters.create_calls.values())},
-                "duplicates_refused": {
-                    **counters.duplicates_refused,
-                    "all": sum(counters.duplicates_refused.values()),
-                },
-                "faults": dict(counters.faults),
-                "faults_by_system": {s: dict(v) for s, v in counters.faults_by_system.items()},
-                "token_fetches": {**counters.token_fetches, "all": sum(counters.token_fetches.values())},
-                "requests": {**counters.requests, "all": sum(counters.requests.values())},
-            }
+            idaas = [u.state(calls["idaas"].get(u.employee_number, 0)) for u in self._idaas.values()]
+            welink = [u.state(calls["welink"].get(u.corp_user_id, 0)) for u in self._welink.values()]
+            email = [m.state(calls["email"].get(m.sam, 0)) for m in self._mailboxes.values()]
+            ad = [a.state(now=now, lag_s=lag) for a in self._ad.values()]
             return {
                 "accounts": {"idaas": idaas, "welink": welink, "email": email},
                 "ad_accounts": ad,
                 "create_calls_by_key": {s: dict(v) for s, v in calls.items()},
-                "totals": totals,
+                "totals": counters.totals(),
                 "faults": self._faults.as_dict(),
                 "live_tokens": sum(1 for t in self._tokens.values() if t.expires_at > now),
             }

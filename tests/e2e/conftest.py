@@ -20,6 +20,7 @@ from account_creation.services.engine import AccountCreationService, RunSummary
 from conftest import make_request, make_user
 from sandbox.faults import faults_from_payload
 from sandbox.server import SandboxServer
+from sandbox.systems import simulated_systems
 
 # Names with shared readings (张三 twice, 单/曾 as surnames) so address suffixes get exercised.
 NAMES = ["李四", "王五", "赵六", "钱七", "孙八", "周九", "吴十", "郑一", "冯二", "陈红", "曾伟", "单芳", "张三"]
@@ -32,9 +33,8 @@ QUIET_DEADLINE_SECONDS = 90.0
 def sandbox(sandbox_server: SandboxServer, settings: Any) -> Iterator[SandboxServer]:
     """A clean sandbox, with the service's settings pointing at it and fresh connectors."""
     sandbox_server.world.reset()
-    settings.IDAAS_BASE_URL = sandbox_server.url
-    settings.WELINK_BASE_URL = sandbox_server.url
-    settings.EMAIL_BASE_URL = sandbox_server.url
+    for name in simulated_systems.base_url_settings():  # IDAAS_BASE_URL, WELINK_BASE_URL, …
+        setattr(settings, name, sandbox_server.url)
     # Loopback answers take milliseconds; 2 s keeps a busy machine from causing spurious
     # timeouts. The fault test lowers it to 1 s to keep its held answers short.
     settings.ACCOUNT_CREATION_HTTP_TIMEOUT = 2.0

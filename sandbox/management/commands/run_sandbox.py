@@ -1,8 +1,10 @@
-"""``python manage.py run_sandbox``: serve the IDaaS, WeLink and Exchange imitations on one port.
+"""``python manage.py run_sandbox``: serve the simulated systems (IDaaS, WeLink, Exchange) on one port.
 
 Credentials the sandbox accepts, per value, first found wins: the command option, the
 ``SANDBOX_*`` environment variable, the app's own setting (so a configured AccountSync works
-against the sandbox unchanged), the sandbox's demo default.
+against the sandbox unchanged), the sandbox's demo default. Which values there are, and their
+options, variables and settings, comes from the :class:`~sandbox.systems.CredentialField`
+declarations of :data:`sandbox.systems.simulated_systems`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
-from dataclasses import fields
 from types import FrameType
 from typing import Any
 
@@ -18,30 +19,20 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sandbox.server import SandboxServer
-from sandbox.world import Credentials
-
-# credential field -> (command option, sandbox variable, app setting, secret?)
-CREDENTIAL_SOURCES: dict[str, tuple[str, str, str, bool]] = {
-    "idaas_account": ("idaas_account", "SANDBOX_IDAAS_ACCOUNT", "IDAAS_ACCOUNT", False),
-    "idaas_secret": ("idaas_secret", "SANDBOX_IDAAS_SECRET", "IDAAS_SECRET", True),
-    "welink_client_id": ("welink_client_id", "SANDBOX_WELINK_CLIENT_ID", "WELINK_CLIENT_ID", False),
-    "welink_client_secret": ("welink_client_secret", "SANDBOX_WELINK_CLIENT_SECRET", "WELINK_CLIENT_SECRET", True),
-    "email_token": ("email_token", "SANDBOX_EMAIL_TOKEN", "EMAIL_AUTH_TOKEN", True),
-}
+from sandbox.systems import Credentials, simulated_systems
 
 
 def resolve_credentials(options: dict[str, Any]) -> tuple[Credentials, dict[str, str]]:
     """The credentials to accept, and for each field where its value came from."""
-    defaults = Credentials()
     values: dict[str, str] = {}
     origins: dict[str, str] = {}
-    for name, (option, variable, setting, _secret) in CREDENTIAL_SOURCES.items():
+    for name, field in simulated_systems.credential_fields().items():
         candidates = (
-            (options.get(option), f"--{option.replace('_', '-')}"),
-            (os.environ.get(variable), variable),
-            (getattr(settings, setting, ""), setting),
+            (options.get(name), field.option),
+            (os.environ.get(field.variable), field.variable),
+            (getattr(settings, field.setting, ""), field.setting),
         )
-        value, origin = next(((v, o) for v, o in candidates if v), (getattr(defaults, name), "default"))
+        value, origin = next(((v, o) for v, o in candidates if v), (field.default, "default"))
         values[name], origins[name] = value, origin
     return Credentials(**values), origins
 
@@ -65,12 +56,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8900, help="Port to listen on (default 8900; 0 = any free).")
         parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
-        for option, variable, setting, _secret in CREDENTIAL_SOURCES.values():
+        for name, field in simulated_systems.credential_fields().items():
             parser.add_argument(
-                f"--{option.replace('_', '-')}",
-                dest=option,
+                field.option,
+                dest=name,
                 default=None,
-                help=f"Accepted value (default: ${variable}, else the {setting} setting, else a demo value).",
+                help=(
+                    f"Accepted value (default: ${field.variable}, else the {field.setting} setting, "
+                    "else a demo value)."
+                ),
             )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -106,26 +100,25 @@ class Command(BaseCommand):
 
     def _print_banner(self, server: SandboxServer, credentials: Credentials, origins: dict[str, str]) -> None:
         url = server.url
-        defaults = Credentials()
         out = self.stdout
-        out.write(self.style.SUCCESS(f"Sandbox (IDaaS, WeLink, Exchange) listening on {url}"))
+        labels = ", ".join(system.label for system in server.systems)
+        out.write(self.style.SUCCESS(f"Sandbox ({labels}) listening on {url}"))
         out.write(f"  state: GET {url}/_sandbox/state   faults: POST {url}/_sandbox/faults")
         out.write("Point AccountSync at it with:")
-        out.write(f"  IDAAS_BASE_URL={url}")
-        out.write(f"  WELINK_BASE_URL={url}")
-        out.write(f"  EMAIL_BASE_URL={url}")
-        enterprise = getattr(settings, "IDAAS_ENTERPRISE_ID", "") or "sandbox-enterprise"
-        out.write(f"  IDAAS_ENTERPRISE_ID={enterprise}   (any value is accepted)")
-        app_names = {field: CREDENTIAL_SOURCES[field][2] for field in (f.name for f in fields(Credentials))}
-        for name, setting in app_names.items():
+        for setting in simulated_systems.base_url_settings():
+            out.write(f"  {setting}={url}")
+        for system in server.systems:
+            for setting, example in system.any_value_settings:
+                value = getattr(settings, setting, "") or example
+                out.write(f"  {setting}={value}   (any value is accepted)")
+        for name, field in simulated_systems.credential_fields().items():
             value = getattr(credentials, name)
-            is_secret = CREDENTIAL_SOURCES[name][3]
             origin = origins[name]
-            if not is_secret or value == getattr(defaults, name):
+            if not field.secret or value == field.default:
                 # Account names, client ids and the sandbox's own demo secrets are safe to show.
-                out.write(f"  {setting}={value}")
-            elif origin == setting:
-                out.write(f"  {setting}=<unchanged: the sandbox accepts your configured {setting}>")
+                out.write(f"  {field.setting}={value}")
+            elif origin == field.setting:
+                out.write(f"  {field.setting}=<unchanged: the sandbox accepts your configured {field.setting}>")
             else:
-                out.write(f"  {setting}=<the value given by {origin}>")
+                out.write(f"  {field.setting}=<the value given by {origin}>")
         out.write("Stop with Ctrl-C.")
