@@ -7,21 +7,42 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 
-@pytest.fixture
-def api_user(django_user_model):
-    return django_user_model.objects.create(username="oa-test")
+def issue_key(name: str, *, origin_systems: tuple[str, ...] = (), scopes: tuple[str, ...] = ("all",)) -> str:
+    """Create an API client (as create_api_token does) and return its key."""
+    from api_clients.services import client_issue_key
+
+    return client_issue_key(name=name, origin_systems=origin_systems, scopes=scopes).key
 
 
-@pytest.fixture
-def api_client(api_user) -> APIClient:
-    token = Token.objects.create(user=api_user)
+def client_with_key(key: str) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
+
+
+@pytest.fixture
+def api_key(db) -> str:
+    """The key of the suite's default API client: scope all (staff tooling)."""
+    return issue_key("oa-test")
+
+
+@pytest.fixture
+def api_user(api_key, django_user_model):
+    return django_user_model.objects.get(username="oa-test")
+
+
+@pytest.fixture
+def api_client(api_key) -> APIClient:
+    return client_with_key(api_key)
+
+
+@pytest.fixture
+def oa_client(db) -> APIClient:
+    """An OA client as make run creates it: bound to originSystem oa, default scopes."""
+    return client_with_key(issue_key("oa-bound", origin_systems=("oa",), scopes=("intake", "read", "retry")))
 
 
 @pytest.fixture
@@ -51,22 +72,17 @@ def _bundled_employee_types(request):
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[Any]:
-    """One in-thread sandbox for the session, accepting the test settings' credentials.
+    """One in-thread sandbox for the session, accepting the test settings' credentials (the
+    setting of every simulated system's credential field, see ``sandbox.systems``).
 
     Tests reset its world (``sandbox_server.world.reset()``) before they use it.
     """
     from django.conf import settings as django_settings
 
     from sandbox.server import start_sandbox
+    from sandbox.systems import Credentials
 
-    server = start_sandbox(
-        port=0,
-        idaas_account=django_settings.IDAAS_ACCOUNT,
-        idaas_secret=django_settings.IDAAS_SECRET,
-        welink_client_id=django_settings.WELINK_CLIENT_ID,
-        welink_client_secret=django_settings.WELINK_CLIENT_SECRET,
-        email_token=django_settings.EMAIL_AUTH_TOKEN,
-    )
+    server = start_sandbox(port=0, credentials=Credentials.from_settings(django_settings))
     yield server
     server.stop()
 

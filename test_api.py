@@ -59,7 +59,7 @@ def call(method: str, path: str, *, auth: bool = True, **kwargs: Any) -> request
 def main() -> int:
     print(f"AccountSync at {BASE}")
     if not TOKEN:
-        print("Set ACCOUNTSYNC_TOKEN to the token `make run` printed (or `python manage.py create_api_token NAME`).")
+        print("Set ACCOUNTSYNC_TOKEN to the token `make run` printed (or `python manage.py create_api_token NAME --origin-system oa`).")
         return 2
     try:
         health = call("GET", "/healthz", auth=False)
@@ -73,6 +73,8 @@ def main() -> int:
     check(call("GET", "/account-creation/", auth=False).status_code == 401, "anonymous callers get 401")
     bad = requests.get(BASE + "/account-creation/", headers={"Authorization": "Token wrong"}, timeout=30)
     check(bad.status_code == 401, "a wrong token gets 401")
+    foreign = call("POST", "/account-creation/create_accounts/", json={**SPEC_EXAMPLE, "originSystem": "hr"})
+    check(foreign.status_code == 403, f"the oa client may not send as originSystem hr ({foreign.status_code})")
 
     print("intake")
     invalid = call("POST", "/account-creation/create_accounts/", json={**SPEC_EXAMPLE, "systemList": ["vpn"]})

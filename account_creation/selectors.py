@@ -16,6 +16,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 
 from account_creation.account_types import registry
+from api_clients.access import Access
 from account_creation.models import (
     AccountCreationLog,
     AccountCreationTask,
@@ -79,8 +80,9 @@ def eligible_tasks(*, now: datetime, account_types: Iterable[str] | None = None)
     )
 
 
-def task_list(*, filters: dict[str, Any] | None = None) -> QuerySet[AccountCreationTask]:
-    queryset = AccountCreationTask.objects.annotate(attempts=attempts_subquery()).order_by("-id")
+def task_list(*, caller: Access, filters: dict[str, Any] | None = None) -> QuerySet[AccountCreationTask]:
+    """The caller's tasks (its origin systems only), newest first, with their attempt counts."""
+    queryset = caller.narrow(AccountCreationTask.objects.annotate(attempts=attempts_subquery()).order_by("-id"))
     for name, value in (filters or {}).items():
         if value not in (None, ""):
             queryset = queryset.filter(**{name: value})
@@ -95,8 +97,8 @@ def _rate(completed: int, total: int) -> float:
     return round(100.0 * completed / total, 2) if total else 0.0
 
 
-def task_stats() -> dict[str, Any]:
-    """Counts per account type and status, from one grouped query."""
+def task_stats(*, caller: Access) -> dict[str, Any]:
+    """Counts per account type and status of the caller's tasks, from one grouped query."""
     by_type: dict[str, dict[str, Any]] = {
         value: {f"{status}_tasks": 0 for status in TaskStatus.values} | {"total_tasks": 0}
         for value in registry.values()
@@ -104,7 +106,7 @@ def task_stats() -> dict[str, Any]:
     # COUNT(*), not COUNT(id): PostgreSQL can then answer from the (account_type, status)
     # index alone (an index-only scan) instead of reading every row of the table.
     rows = (
-        AccountCreationTask.objects.order_by()
+        caller.narrow(AccountCreationTask.objects.order_by())
         .values("account_type", "status")
         .annotate(n=Count("*"))
     )

@@ -42,6 +42,13 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
+class ForbiddenError(DomainError):
+    """The caller is authenticated but may not do this (a scope or an origin system it lacks)."""
+
+    status_code: int = HTTPStatus.FORBIDDEN
+    code = "forbidden"
+
+
 class IntakeRejected(DomainError):
     """A create_accounts request that wrote nothing: the envelope or every user was refused.
 

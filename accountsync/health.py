@@ -11,8 +11,33 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 
+def _may_see_details(request: HttpRequest) -> bool:
+    """A token of an API client with the read scope (or all) sees the details."""
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from api_clients.access import Access
+    from api_clients.authentication import client_for_key, key_from_header
+
+    try:
+        key = key_from_header(request.META.get("HTTP_AUTHORIZATION", "").encode("latin-1"))
+        return key is not None and Access.of_client(client_for_key(key)).allows("read")
+    except (AuthenticationFailed, UnicodeError, DatabaseError):
+        return False
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Anonymous callers get ``status`` and ``database`` only; the details need ``read``."""
+    response = _healthz(request)
+    if not _may_see_details(request):
+        import json
+
+        body = json.loads(response.content)
+        return JsonResponse({"status": body["status"], "database": body["database"]}, status=response.status_code)
+    return response
+
+
+def _healthz(request: HttpRequest) -> JsonResponse:
     body: dict[str, Any] = {"status": "ok", "database": "ok", "warnings": []}
     try:
         with connection.cursor() as cursor:
@@ -38,6 +63,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body["account_creation_enabled"] = settings.ACCOUNT_CREATION_ENABLED
     if not settings.ACCOUNT_CREATION_ENABLED:
         body["warnings"].append("ACCOUNT_CREATION_ENABLED is false: no task is processed.")
+    from api_clients.models import ApiClient
+
+    unreviewed = list(ApiClient.objects.filter(upgraded_from_token=True).values_list("name", flat=True))
+    if unreviewed:
+        body["warnings"].append(
+            f"API client(s) {', '.join(unreviewed)} kept their token from before scopes existed and may do "
+            "everything for every origin system; narrow each with python manage.py create_api_token NAME "
+            "--origin-system … --scope … (the token printed then replaces the old one)."
+        )
     run = last_run_status()
     body["last_run"] = run["last_run"]
     if run["warning"]:

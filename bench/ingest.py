@@ -88,16 +88,16 @@ def main() -> None:
     args = parser.parse_args()
     setup(args.db)
 
-    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import override_settings
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    user = get_user_model().objects.create(username="bench")
+    from api_clients.services import client_issue_key
+
+    key = client_issue_key(name="bench", origin_systems=["oa"], scopes=["intake", "read"]).key
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     url = "/account-creation/create_accounts/"
     counter = iter(range(10**9))
 

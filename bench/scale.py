@@ -247,17 +247,16 @@ def read_cases(sample: dict[str, Any]) -> list[tuple[str, str, dict[str, str], f
 
 
 def measure_reads(*, repeat: int, quiet: bool) -> list[dict[str, Any]]:
-    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext, setup_test_environment
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from api_clients.services import client_issue_key
+
     setup_test_environment()  # lets the test client's "testserver" host in
-    user, _ = get_user_model().objects.get_or_create(username="bench-scale")
-    token, _ = Token.objects.get_or_create(user=user)
+    key = client_issue_key(name="bench-scale", scopes=["all"]).key
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     rows = []
     for name, path, params, target in read_cases(_sample_values()):
         response = client.get(path, params)  # warm-up: caches, plans, buffers

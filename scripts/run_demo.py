@@ -5,10 +5,16 @@ Creates `.env` on first start (random SECRET_KEY), migrates, loads the bundled d
 mappings, creates a demo API token, then starts the API server, the engine in loop mode
 and — unless real credentials are configured — the sandbox that imitates IDaaS, WeLink
 and Exchange. Ctrl-C stops every process it started.
+
+Every registered account type (``account_creation.account_types.registry``) takes part: its
+``*_BASE_URL`` settings point at the sandbox, its other settings get the demo values of
+:data:`DEMO_SETTINGS` (or ``demo-…`` values when it has none there), and the sample request
+asks for all of them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -19,20 +25,70 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from account_creation.account_types import AccountTypeSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 API_HOST = os.environ.get("ACCOUNTSYNC_HOST", "127.0.0.1")
 API_PORT = int(os.environ.get("ACCOUNTSYNC_PORT", "8000"))
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8900"))
-REAL_CREDENTIALS = (
-    "IDAAS_ACCOUNT",
-    "IDAAS_SECRET",
-    "IDAAS_ENTERPRISE_ID",
-    "WELINK_CLIENT_ID",
-    "WELINK_CLIENT_SECRET",
-    "EMAIL_AUTH_TOKEN",
-)
+
+# The one place for per-system demo settings: what `make run` sets, per account type, when it
+# starts the sandbox (its *_BASE_URL settings are pointed at the sandbox in any case). The
+# sandbox accepts what the app is configured with (run_sandbox reads these same settings), so
+# the two always match. A registered type missing here gets "demo-<setting>" values. When every
+# one of these is configured (.env or environment), `make run` talks to the real systems.
+DEMO_SETTINGS: dict[str, dict[str, str]] = {
+    "idaas": {
+        "IDAAS_ACCOUNT": "demo-idaas-account",
+        "IDAAS_SECRET": "demo-idaas-secret-" + "0" * 8,
+        "IDAAS_ENTERPRISE_ID": "demo-enterprise",
+    },
+    "welink": {
+        "WELINK_CLIENT_ID": "demo-welink-client",
+        "WELINK_CLIENT_SECRET": "demo-welink-secret-" + "0" * 8,
+    },
+    "email": {
+        "EMAIL_AUTH_TOKEN": "demo-email-token-" + "0" * 8,
+    },
+}
+
+
+def account_types() -> list[AccountTypeSpec]:
+    """The registered account types, in run order (importable without Django settings)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # `python scripts/run_demo.py` puts only scripts/ there
+    from account_creation.account_types import registry
+
+    return list(registry)
+
+
+def _is_base_url(setting: str) -> bool:
+    return setting.endswith("_BASE_URL")
+
+
+def demo_credentials(spec: AccountTypeSpec) -> dict[str, str]:
+    """The demo values of ``spec``'s settings other than its base URLs."""
+    if spec.value in DEMO_SETTINGS:
+        return dict(DEMO_SETTINGS[spec.value])
+    return {name: "demo-" + name.lower().replace("_", "-") for name in spec.settings if not _is_base_url(name)}
+
+
+def real_credentials() -> list[str]:
+    """The settings that, all configured, mean real systems (and no sandbox)."""
+    return [name for spec in account_types() for name in demo_credentials(spec)]
+
+
+def sandbox_settings(sandbox_url: str) -> dict[str, str]:
+    """Every registered type's settings for a demo against the sandbox at ``sandbox_url``."""
+    values: dict[str, str] = {}
+    for spec in account_types():
+        values.update({name: sandbox_url for name in spec.settings if _is_base_url(name)})
+        values.update(demo_credentials(spec))
+    return values
 
 
 def say(text: str) -> None:
@@ -62,23 +118,11 @@ def read_env_file() -> dict[str, str]:
 
 def child_environment() -> tuple[dict[str, str], bool]:
     configured = {**read_env_file(), **os.environ}
-    use_sandbox = not all(configured.get(name) for name in REAL_CREDENTIALS)
+    use_sandbox = not all(configured.get(name) for name in real_credentials())
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     if use_sandbox:
-        sandbox = f"http://127.0.0.1:{SANDBOX_PORT}"
-        env.update(
-            IDAAS_BASE_URL=sandbox,
-            WELINK_BASE_URL=sandbox,
-            EMAIL_BASE_URL=sandbox,
-            IDAAS_ACCOUNT="demo-idaas-account",
-            IDAAS_SECRET="demo-idaas-secret-" + "0" * 8,
-            IDAAS_ENTERPRISE_ID="demo-enterprise",
-            WELINK_CLIENT_ID="demo-welink-client",
-            WELINK_CLIENT_SECRET="demo-welink-secret-" + "0" * 8,
-            EMAIL_AUTH_TOKEN="demo-email-token-" + "0" * 8,
-            SANDBOX_ENABLED="true",
-        )
+        env.update(sandbox_settings(f"http://127.0.0.1:{SANDBOX_PORT}"), SANDBOX_ENABLED="true")
         # Quick retries and runs, so the demo shows progress within seconds.
         env.setdefault("ACCOUNT_CREATION_BACKOFF_BASE_SECONDS", "2")
         env.setdefault("ACCOUNT_CREATION_BACKOFF_MAX_SECONDS", "30")
@@ -120,6 +164,32 @@ def wait_for(url: str, seconds: float) -> bool:
     return False
 
 
+def sample_request(base: str, token: str) -> str:
+    """A curl command creating one person's accounts in every registered system."""
+    body = {
+        "originSystem": "oa",
+        "businessKey": "65090",
+        "accountType": "personal",
+        "employeeType": "W",
+        "systemList": [str(spec.value) for spec in account_types()],
+        "userList": [
+            {
+                "employeeNumber": "P000126",
+                "employeeName": "张三",
+                "departmentCode": "120000",
+                "phoneNumber": "1234567890",
+                "partnerCompany": "ABC",
+                "country": "cn",
+            }
+        ],
+    }
+    return (
+        f"curl -s -X POST {base}/account-creation/create_accounts/ \\\n"
+        f"    -H 'Authorization: Token {token}' -H 'Content-Type: application/json' \\\n"
+        f"    -d '{json.dumps(body, ensure_ascii=False, separators=(',', ':'))}'"
+    )
+
+
 def main() -> int:
     os.chdir(ROOT)
     ensure_env_file()
@@ -134,7 +204,8 @@ def main() -> int:
     manage(env, "migrate", "--noinput", "-v", "0")
     say("loading department mappings")
     print("  " + manage(env, "load_department_mappings").strip().splitlines()[-1])
-    token = manage(env, "create_api_token", "demo").strip().splitlines()[-1]
+    # The OA demo client: bound to originSystem oa, the default scopes (intake, read, retry).
+    token = manage(env, "create_api_token", "demo-oa", "--origin-system", "oa").strip().splitlines()[-1]
 
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
 
@@ -161,14 +232,7 @@ def main() -> int:
             process.terminate()
         raise SystemExit("The API server did not start; see its messages above.")
 
-    example = (
-        f"curl -s -X POST {base}/account-creation/create_accounts/ \\\n"
-        f"    -H 'Authorization: Token {token}' -H 'Content-Type: application/json' \\\n"
-        "    -d '{\"originSystem\":\"oa\",\"businessKey\":\"65090\",\"accountType\":\"personal\","
-        "\"employeeType\":\"W\",\"systemList\":[\"idaas\",\"welink\",\"email\"],\"userList\":[{"
-        "\"employeeNumber\":\"P000126\",\"employeeName\":\"张三\",\"departmentCode\":\"120000\","
-        "\"phoneNumber\":\"1234567890\",\"partnerCompany\":\"ABC\",\"country\":\"cn\"}]}'"
-    )
+    example = sample_request(base, token)
     print(
         f"""
 ==============================================================================

@@ -28,6 +28,7 @@ from account_creation.selectors import task_list, task_logs, task_stats
 from account_creation.services.intake import IntakeIssue, payload_fingerprint, request_create_accounts
 from account_creation.services.retry import task_retry
 from accountsync.errors import IntakeRejected
+from api_clients.access import access_of
 
 SPEC_EXAMPLE = {
     "originSystem": "oa",
@@ -122,9 +123,19 @@ class AccountCreationTaskViewSet(
     serializer_class = s.AccountCreationTaskSerializer
     schema = ErrorDocumentingAutoSchema()
     pagination_class = TaskPagination
+    # What each action needs (api_clients.access.ScopePermission); rows are narrowed to the
+    # client's origin systems by the selectors, so another client's task answers 404.
+    required_scopes = {
+        "create_accounts": "intake",
+        "list": "read",
+        "retrieve": "read",
+        "logs": "read",
+        "task_stats": "read",
+        "retry": "retry",
+    }
 
     def get_queryset(self) -> Any:
-        return task_list(filters=getattr(self, "list_filters", None))
+        return task_list(caller=access_of(self.request), filters=getattr(self, "list_filters", None))
 
     @extend_schema(
         parameters=[
@@ -189,6 +200,7 @@ class AccountCreationTaskViewSet(
         if not envelope.is_valid():
             raise IntakeRejected(_envelope_errors(envelope.errors))
         validated = dict(envelope.validated_data)
+        access_of(request).require_origin(validated["originSystem"])  # 403 before anything is written
         raw_users = validated.pop("userList")
         users, rejected = _validate_users(raw_users)
         if not users:
@@ -244,7 +256,7 @@ class AccountCreationTaskViewSet(
     @extend_schema(responses=s.TaskStatsSerializer)
     @action(detail=False, methods=["get"])
     def task_stats(self, request: Request) -> Response:
-        return Response(task_stats())
+        return Response(task_stats(caller=access_of(request)))
 
 
 __all__ = ["AccountCreationTaskViewSet", "AccountCreationTask"]

@@ -13,14 +13,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from account_creation.account_types import registry
@@ -28,8 +27,16 @@ from account_creation.models import TaskStatus
 from account_creation.ops import selectors
 from account_creation.ops.metrics import metrics_registry
 from accountsync.logging import kv
+from api_clients.access import Access
+from api_clients.authentication import client_for_key
+from api_clients.models import Scope
 
 logger = logging.getLogger(__name__)
+
+# Django permissions of the operator surfaces: the dashboard, request grid and person page
+# need to view tasks; retrying from them needs to change tasks.
+VIEW_TASKS = "account_creation.view_accountcreationtask"
+CHANGE_TASKS = "account_creation.change_accountcreationtask"
 
 STATUS_COLOURS = {
     TaskStatus.PENDING: "#9e9e9e",
@@ -53,11 +60,12 @@ def _metrics_caller(request: HttpRequest) -> str | None:
         if hmac.compare_digest(credential.encode(), settings.METRICS_TOKEN.encode()):
             return "metrics-token"
     if scheme.lower() == "token" and credential:
+        # Only a client holding the metrics scope (or all): metrics count every origin system.
         try:
-            user, _token = TokenAuthentication().authenticate_credentials(credential)
+            client = client_for_key(credential)
         except AuthenticationFailed:
             return None
-        return f"api-token:{user.pk}"
+        return f"api-client:{client.name}" if Access.of_client(client).allows(Scope.METRICS) else None
     remote = request.META.get("REMOTE_ADDR", "")
     if remote and settings.METRICS_ALLOWED_NETWORKS:
         try:
@@ -67,7 +75,7 @@ def _metrics_caller(request: HttpRequest) -> str | None:
         if address is not None and any(address in network for network in settings.METRICS_ALLOWED_NETWORKS):
             return f"ip:{remote}"
     user = getattr(request, "user", None)
-    if user is not None and user.is_active and user.is_staff:
+    if user is not None and user.is_active and user.is_staff and user.has_perm(VIEW_TASKS):
         return f"staff:{user.pk}"
     return None
 
@@ -77,8 +85,9 @@ def _metrics_caller(request: HttpRequest) -> str | None:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if _metrics_caller(request) is None:
         response = HttpResponse(
-            "Authentication required: Authorization: Token <API token> or Bearer <METRICS_TOKEN>, "
-            "or scrape from an address in METRICS_ALLOWED_IPS.\n",
+            "Authentication required: Authorization: Bearer <METRICS_TOKEN>, or Token <key> of an API "
+            "client with the metrics scope (create_api_token prometheus --scope metrics), or scrape "
+            "from an address in METRICS_ALLOWED_IPS.\n",
             status=401,
             content_type="text/plain; charset=utf-8",
         )
@@ -92,19 +101,29 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 View = Callable[..., HttpResponse]
 
 
-def staff_required(view: View) -> View:
-    """Anonymous -> the admin login page; signed in but not staff -> 403."""
+def staff_required(permission: str = VIEW_TASKS) -> Callable[[View], View]:
+    """Anonymous -> the admin login page; not staff, or staff without ``permission`` -> 403."""
 
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not (user.is_active and user.is_staff):
-            raise PermissionDenied("The status dashboard is for staff members.")
-        return view(request, *args, **kwargs)
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+            if not (user.is_active and user.is_staff):
+                raise PermissionDenied("The status dashboard is for staff members.")
+            if not user.has_perm(permission):
+                needed = "change" if permission == CHANGE_TASKS else "view"
+                return HttpResponseForbidden(
+                    f"You lack the permission this page needs ({needed} account creation tasks); "
+                    "ask an administrator to grant it.\n",
+                    content_type="text/plain; charset=utf-8",
+                )
+            return view(request, *args, **kwargs)
 
-    return never_cache(wrapped)
+        return never_cache(wrapped)
+
+    return decorate
 
 
 def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
@@ -115,11 +134,12 @@ def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
         "statuses": TaskStatus.values,
         "systems": registry.values(),
         "system_labels": registry.labels(),
+        "can_retry": request.user.has_perm(CHANGE_TASKS),
         **extra,
     }
 
 
-@staff_required
+@staff_required()
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     status = selectors.status_chart()
@@ -154,7 +174,7 @@ def _run_health() -> dict[str, Any]:
     return last_run_status()
 
 
-@staff_required
+@staff_required()
 @require_GET
 def request_view(request: HttpRequest) -> HttpResponse:
     business_key = request.GET.get("business_key", "").strip()
@@ -168,7 +188,7 @@ def request_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required()
 @require_GET
 def person_view(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
@@ -187,7 +207,7 @@ def person_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required(CHANGE_TASKS)
 @require_POST
 def retry_view(request: HttpRequest) -> HttpResponse:
     """Retry the posted task ids (task_retry_many), then go back where the button was."""

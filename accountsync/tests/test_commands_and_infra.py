@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -14,6 +15,8 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parents[2]
+# A key is an 8-character prefix (stored) and a 32-character secret (only its hash is stored).
+KEY_FORMAT = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
 
 
 def create_token(*args: str) -> str:
@@ -33,15 +36,15 @@ def client_with(token: str) -> APIClient:
 
 @pytest.mark.django_db
 def test_token_is_the_last_line_and_works():
-    token = create_token("oa-prod").strip().splitlines()[-1]
-    assert len(token) == 40
+    token = create_token("oa-prod", "--origin-system", "oa").strip().splitlines()[-1]
+    assert KEY_FORMAT.fullmatch(token), token
     assert client_with(token).get("/account-creation/task_stats/").status_code == 200
 
 
 @pytest.mark.django_db
 def test_rotating_invalidates_the_old_token():
-    old = create_token("oa-prod").strip().splitlines()[-1]
-    output = create_token("oa-prod")
+    old = create_token("oa-prod", "--origin-system", "oa").strip().splitlines()[-1]
+    output = create_token("oa-prod", "--origin-system", "oa")
     new = output.strip().splitlines()[-1]
     assert new != old
     assert "rotated" in output
@@ -51,7 +54,7 @@ def test_rotating_invalidates_the_old_token():
 
 @pytest.mark.django_db
 def test_revoke():
-    token = create_token("oa-prod").strip().splitlines()[-1]
+    token = create_token("oa-prod", "--origin-system", "oa").strip().splitlines()[-1]
     create_token("oa-prod", "--revoke")
     assert client_with(token).get("/account-creation/task_stats/").status_code == 401
     with pytest.raises(CommandError, match="no token"):
@@ -71,12 +74,11 @@ def test_token_is_the_last_stdout_line_of_the_real_command(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "DJANGO_SETTINGS_MODULE": "accountsync.test_settings"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
     done = subprocess.run(
-        [sys.executable, "manage.py", "create_api_token", "oa-test"],
+        [sys.executable, "manage.py", "create_api_token", "oa-test", "--origin-system", "oa"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,
     )
     last = done.stdout.strip().splitlines()[-1]
-    assert len(last) == 40
-    assert last.isalnum()
+    assert KEY_FORMAT.fullmatch(last), last
 
 
 # --- /healthz ----------------------------------------------------------------------------

@@ -24,6 +24,15 @@ class DepartmentMappingViewSet(viewsets.ModelViewSet):
 
     serializer_class = DepartmentMappingSerializer
     schema = ErrorDocumentingAutoSchema()
+    # Reading needs `read`, writing `mappings` (api_clients.access.ScopePermission).
+    required_scopes = {
+        "list": "read",
+        "retrieve": "read",
+        "create": "mappings",
+        "update": "mappings",
+        "partial_update": "mappings",
+        "destroy": "mappings",
+    }
 
     def get_queryset(self) -> Any:
         queryset = DepartmentMapping.objects.order_by("idata_departmentcode")

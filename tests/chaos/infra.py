@@ -240,7 +240,7 @@ def prepare_database(env: dict[str, str], client: str = "chaos-oa") -> str:
     """Migrate, load the bundled department mappings, create an API client; return its token."""
     manage_ok(env, "migrate", "-v", "0")
     manage_ok(env, "load_department_mappings")
-    return manage_ok(env, "create_api_token", client).strip().splitlines()[-1]
+    return manage_ok(env, "create_api_token", client, "--origin-system", "oa").strip().splitlines()[-1]
 
 
 def wait_http(url: str, *, timeout: float = 60, process: subprocess.Popen[Any] | None = None) -> None:

@@ -115,7 +115,7 @@ def test_staff_see_the_admin(django_user_model):
 @pytest.mark.django_db
 def test_tokens_are_rotated_and_revoked(capsys):
     def issue() -> str:
-        call_command("create_api_token", "oa-rotation")
+        call_command("create_api_token", "oa-rotation", "--origin-system", "oa")
         return capsys.readouterr().out.strip().splitlines()[-1]
 
     def status(token: str) -> int:

@@ -10,7 +10,6 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import (
     ignored_auth,
@@ -49,9 +48,8 @@ def _keep_the_test_connection():
 
 
 @pytest.fixture
-def auth_header(db, api_user, departments) -> dict[str, str]:
-    token, _ = Token.objects.get_or_create(user=api_user)
-    return {"Authorization": f"Token {token.key}"}
+def auth_header(db, api_key, departments) -> dict[str, str]:
+    return {"Authorization": f"Token {api_key}"}
 
 
 @pytest.mark.django_db

@@ -93,8 +93,19 @@ def make_sandbox_run(*, api_client: Any, server: SandboxServer, settings: Any) -
                       runs=len(summaries), summaries=summaries)
 
 
-def staff_client(django_user_model: Any, *, staff: bool = True, username: str = "operator") -> Client:
+def staff_client(
+    django_user_model: Any,
+    *,
+    staff: bool = True,
+    username: str = "operator",
+    perms: tuple[str, ...] = ("view_accountcreationtask", "change_accountcreationtask"),
+) -> Client:
+    """A signed-in user; an operator (staff, may view and retry tasks) unless told otherwise."""
+    from django.contrib.auth.models import Permission
+
     user = django_user_model.objects.create_user(username=username, password="pw-for-tests-only", is_staff=staff)
+    if perms:
+        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="account_creation", codename__in=perms))
     client = Client()
     client.force_login(user)
     return client

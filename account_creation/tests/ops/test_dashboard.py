@@ -106,7 +106,7 @@ def test_request_grid_and_retry_button(sandbox_run: SandboxRun, django_user_mode
 
 
 def test_retry_needs_the_csrf_token(django_user_model: Any) -> None:
-    user = django_user_model.objects.create_user("op", password="pw-for-tests-only", is_staff=True)
+    user = django_user_model.objects.create_superuser("op", "op@example.com", "pw-for-tests-only")
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     assert client.post("/admin/status/retry/", {"task_id": "1"}).status_code == 403
@@ -174,3 +174,33 @@ def test_page_queries_do_not_grow_with_data(django_user_model: Any, api_client: 
         AccountCreationService(max_tasks=500).run()
     large = [_queries(client, url) for url in urls]
     assert large == small
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_staff_without_the_view_permission_is_refused(url: str, django_user_model: Any) -> None:
+    """Staff status alone opened every person's accounts; now the pages need view on tasks."""
+    response = staff_client(django_user_model, perms=()).get(url)
+    assert response.status_code == 403
+    assert b"ask an administrator" in response.content
+
+
+def test_viewing_without_change_permission_shows_no_retry(django_user_model: Any, api_client: Any,
+                                                         departments: None) -> None:
+    from account_creation.connectors import override_connectors
+    from account_creation.connectors.fake import FakeConnector
+    from account_creation.services.engine import AccountCreationService
+
+    api_client.post("/account-creation/create_accounts/", make_request(business_key="perm-1"), format="json")
+    with override_connectors({s: FakeConnector(s, default="fail") for s in ("idaas", "welink", "email")}):
+        AccountCreationService(max_tasks=10).run()
+    failed = AccountCreationTask.objects.get(account_type="idaas")
+    viewer = staff_client(django_user_model, username="viewer", perms=("view_accountcreationtask",))
+    for url in ("/admin/status/request/?business_key=perm-1", "/admin/status/person/?q=P000126"):
+        page = viewer.get(url)
+        assert page.status_code == 200
+        assert b'class="retry"' not in page.content and b"retry-all" not in page.content
+    assert viewer.post("/admin/status/retry/", {"task_id": str(failed.pk)}).status_code == 403
+    failed.refresh_from_db()
+    assert failed.status == TaskStatus.FAILED
+    operator = staff_client(django_user_model, username="op2")
+    assert b'class="retry"' in operator.get("/admin/status/request/?business_key=perm-1").content

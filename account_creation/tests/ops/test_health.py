@@ -10,8 +10,34 @@ from django.test import Client
 from django.utils import timezone
 
 from account_creation.models import EngineRun
+from conftest import issue_key
 
 pytestmark = pytest.mark.django_db
+
+
+def reader() -> Client:
+    """A monitoring client: the details of /healthz need a token with the read scope."""
+    return Client(HTTP_AUTHORIZATION=f"Token {issue_key('monitor', origin_systems=('oa',), scopes=('read',))}")
+
+
+def test_anonymous_callers_get_status_and_database_only() -> None:
+    _run(100)
+    body = Client().get("/healthz").json()
+    assert body == {"status": "ok", "database": "ok"}
+    # A token without the read scope gets no more.
+    intake_only = issue_key("intake-only", origin_systems=("oa",), scopes=("intake",))
+    assert Client(HTTP_AUTHORIZATION=f"Token {intake_only}").get("/healthz").json() == body
+    assert set(reader().get("/healthz").json()) >= {"systems", "last_run", "warnings", "status", "database"}
+
+
+def test_clients_migrated_from_plain_tokens_are_warned_about() -> None:
+    from api_clients.models import ApiClient
+
+    issue_key("legacy-oa")
+    ApiClient.objects.filter(name="legacy-oa").update(upgraded_from_token=True)
+    body = reader().get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert any("legacy-oa" in w and "create_api_token" in w for w in body["warnings"]), body["warnings"]
 
 
 def _run(seconds_ago: float, **fields: Any) -> EngineRun:
@@ -23,7 +49,7 @@ def _run(seconds_ago: float, **fields: Any) -> EngineRun:
 
 
 def test_no_run_yet_is_reported_without_a_warning(settings: Any) -> None:
-    body = Client().get("/healthz").json()
+    body = reader().get("/healthz").json()
     assert body["last_run"] is None
     assert not any("engine run" in w for w in body["warnings"])
 
@@ -33,7 +59,7 @@ def test_recent_run_is_reported(settings: Any) -> None:
     _run(3600, runner_id="old")
     _run(100, runner_id="newest", completed=7, failed=1)
     EngineRun.objects.create(runner_id="running", host="h", pid=2, started_at=timezone.now())  # unfinished
-    response = Client().get("/healthz")
+    response = reader().get("/healthz")
     body = response.json()
     assert response.status_code == 200
     assert body["status"] == "ok", body
@@ -46,7 +72,7 @@ def test_recent_run_is_reported(settings: Any) -> None:
 def test_run_older_than_twice_the_interval_warns(settings: Any) -> None:
     settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS = 60
     _run(121)
-    body = Client().get("/healthz").json()
+    body = reader().get("/healthz").json()
     assert body["status"] == "degraded"
     assert any("more than twice the interval (60 s)" in w for w in body["warnings"]), body["warnings"]
 
@@ -54,7 +80,7 @@ def test_run_older_than_twice_the_interval_warns(settings: Any) -> None:
 def test_run_just_inside_twice_the_interval_does_not_warn(settings: Any) -> None:
     settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS = 600
     _run(1000)
-    body = Client().get("/healthz").json()
+    body = reader().get("/healthz").json()
     assert body["status"] == "ok", body["warnings"]
 
 

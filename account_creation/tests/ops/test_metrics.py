@@ -10,12 +10,11 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
-from rest_framework.authtoken.models import Token
 
 from account_creation.models import AccountCreationLog, AccountCreationTask, AttemptOutcome, EngineRun, TaskStatus
 from account_creation.tests.ops.sandbox_data import SandboxRun, staff_client
 from accountsync.settings import _ip_networks
-from conftest import make_request, make_user
+from conftest import issue_key, make_request, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -68,10 +67,14 @@ def test_an_empty_metrics_token_never_matches(settings: Any) -> None:
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
 
 
-def test_api_token_bearer_token_allowed_address_and_staff_session(settings: Any, api_user: Any,
+def test_api_token_bearer_token_allowed_address_and_staff_session(settings: Any, api_key: str,
                                                                   django_user_model: Any) -> None:
-    token = Token.objects.create(user=api_user)
-    assert Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+    assert Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {api_key}").status_code == 200  # scope all
+    metrics_only = issue_key("prometheus", scopes=("metrics",))
+    assert Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {metrics_only}").status_code == 200
+    # An OA client's token (intake, read, retry for oa) may not read every system's numbers.
+    oa_key = issue_key("oa-metrics", origin_systems=("oa",), scopes=("intake", "read", "retry"))
+    assert Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {oa_key}").status_code == 401
 
     settings.METRICS_TOKEN = "the-metrics-token-abc"
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer the-metrics-token-abc").status_code == 200
@@ -84,6 +87,7 @@ def test_api_token_bearer_token_allowed_address_and_staff_session(settings: Any,
 
     assert staff_client(django_user_model).get("/metrics").status_code == 200
     assert staff_client(django_user_model, staff=False, username="clerk").get("/metrics").status_code == 401
+    assert staff_client(django_user_model, username="no-perms", perms=()).get("/metrics").status_code == 401
 
 
 def test_metrics_allowed_ips_must_be_addresses() -> None:
@@ -182,6 +186,7 @@ def _queries_for_scrape(client: Any) -> int:
 
 
 def test_scrape_queries_do_not_grow_with_data(api_client: Any, departments: None) -> None:
+    _queries_for_scrape(api_client)  # the key's first use records last_used_at (one UPDATE a minute)
     empty = _queries_for_scrape(api_client)
     for n in range(3):
         users = [make_user(f"P4{n}{i:04d}", name="张三") for i in range(20)]

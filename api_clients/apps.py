@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ApiClientsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "api_clients"
+    verbose_name = "API 客户端 API clients"
