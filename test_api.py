@@ -59,7 +59,10 @@ def call(method: str, path: str, *, auth: bool = True, **kwargs: Any) -> request
 def main() -> int:
     print(f"AccountSync at {BASE}")
     if not TOKEN:
-        print("Set ACCOUNTSYNC_TOKEN to the token `make run` printed (or `python manage.py create_api_token NAME --origin-system oa`).")
+        print(
+            "Set ACCOUNTSYNC_TOKEN to the token `make run` printed "
+            "(or `python manage.py create_api_token NAME --origin-system oa`)."
+        )
         return 2
     try:
         health = call("GET", "/healthz", auth=False)

@@ -16,12 +16,12 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 
 from account_creation.account_types import registry
-from api_clients.access import Access
 from account_creation.models import (
     AccountCreationLog,
     AccountCreationTask,
     TaskStatus,
 )
+from api_clients.access import Access
 
 
 def attempts_subquery() -> Coalesce:

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api_clients",
+    # Who changed a department / employee-type mapping, when, before and after.
+    "simple_history",
     "departments",
     "account_creation",
 ]
@@ -92,6 +94,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Lets simple_history record the request's user (the admin's staff user, or the API
+    # client's service user once DRF has authenticated it) as history_user.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accountsync.middleware.DatabaseUnavailableMiddleware",
@@ -233,6 +238,15 @@ WELINK_BASE_URL: str = _read(
 EMAIL_DOMAIN: str = _read("str", "EMAIL_DOMAIN", "@example.com")
 EMAIL_AUTH_TOKEN: str = _read("str", "EMAIL_AUTH_TOKEN", "")
 EMAIL_BASE_URL: str = _read("str", "EMAIL_BASE_URL", "http://127.0.0.1:8900").rstrip("/")
+
+# --- Department mapping OUs (departments/validators.py) ----------------------------------
+# A mapping's OU must lie in the domain DC=<IDAAS_DC1>,DC=<IDAAS_DC2> and outside AD's
+# built-in containers (OU=Domain Controllers, CN=Builtin, CN=Users at the root, CN=Computers,
+# CN=System, ...). An OU that ends with one of these DNs is allowed anyway. Comma-separated;
+# each entry is a whole DN ending in its DC= parts, e.g.
+# ALLOWED_OU_SUFFIXES=CN=Users,DC=example,DC=com  (a new entry starts at the first OU=/CN=
+# after a DC=). Default: none.
+ALLOWED_OU_SUFFIXES: list[str] = _read("list", "ALLOWED_OU_SUFFIXES", [])
 
 # --- Engine -----------------------------------------------------------------------------
 ACCOUNT_CREATION_ENABLED: bool = _read("bool", "ACCOUNT_CREATION_ENABLED", True)

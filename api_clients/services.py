@@ -64,7 +64,8 @@ def client_issue_key(
             user.set_unusable_password()
             user.save(update_fields=["password"])
         client, _ = ApiClient.objects.update_or_create(
-            user=user, defaults={"name": name, "origin_systems": origins, "scopes": scope_list, "upgraded_from_token": False}
+            user=user,
+            defaults={"name": name, "origin_systems": origins, "scopes": scope_list, "upgraded_from_token": False},
         )
         rotated = ApiKey.objects.filter(client=client, revoked=False).update(revoked=True) > 0
         _, key = ApiKey.objects.create_key(client=client, name=name[:50], expiry_date=expiry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from departments.validators import validate_ou
 
@@ -24,11 +25,16 @@ class DepartmentMapping(models.Model):
         "AD OU",
         max_length=500,
         validators=[validate_ou],
-        help_text="Distinguished name sent to IDaaS, e.g. OU=研发部,DC=example,DC=com.",
+        help_text=(
+            "Distinguished name sent to IDaaS, e.g. OU=研发部,DC=example,DC=com: in the domain "
+            "IDAAS_DC1/IDAAS_DC2, outside AD's built-in containers (Domain Controllers, Users, …)."
+        ),
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who changed what and when (the API client's service user, or the admin's staff user).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["idata_departmentcode"]
@@ -52,6 +58,7 @@ class EmployeeTypeMapping(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["employee_type"]

@@ -1,4 +1,8 @@
-"""Writes of department mappings: the idempotent bulk load from a CSV file."""
+"""Writes of department mappings: the idempotent bulk load from a CSV file.
+
+Every row it creates or changes gets a history entry (simple-history's bulk helpers), with
+no user (a command has none) and the change reason ``load_department_mappings <file>``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from departments.models import DepartmentMapping
 from departments.validators import validate_ou
@@ -118,9 +123,14 @@ def department_mappings_load(*, path: Path = BUNDLED_FILE) -> LoadResult:
             # bulk_update does not run auto_now; set it so the admin shows the change.
             mapping.updated_at = now
             to_update.append(mapping)
-        DepartmentMapping.objects.bulk_create(to_create)
-        DepartmentMapping.objects.bulk_update(
-            to_update, ["idaas_departmentcode", "department_name", "ou", "is_active", "updated_at"]
+        reason = f"load_department_mappings {Path(path).name}"[:100]
+        bulk_create_with_history(to_create, DepartmentMapping, default_change_reason=reason, default_date=now)
+        bulk_update_with_history(
+            to_update,
+            DepartmentMapping,
+            ["idaas_departmentcode", "department_name", "ou", "is_active", "updated_at"],
+            default_change_reason=reason,
+            default_date=now,
         )
         created, updated = len(to_create), len(to_update)
     return LoadResult(created=created, updated=updated, unchanged=unchanged)

@@ -69,7 +69,8 @@ def test_another_clients_tasks_are_invisible(oa: APIClient, hr: APIClient) -> No
     assert oa.post(f"/account-creation/{hr_task}/retry/").status_code == 404
     assert AccountCreationTask.objects.get(pk=hr_task).status == TaskStatus.FAILED  # not retried
     stats = oa.get("/account-creation/task_stats/").json()
-    assert stats["total_tasks"] == 3 and stats["failed_tasks"] == 0
+    assert stats["total_tasks"] == 3
+    assert stats["failed_tasks"] == 0
     # Its owner sees and retries it.
     assert hr.get(f"/account-creation/{hr_task}/logs/").status_code == 200
     assert hr.post(f"/account-creation/{hr_task}/retry/").status_code == 200
@@ -78,7 +79,8 @@ def test_another_clients_tasks_are_invisible(oa: APIClient, hr: APIClient) -> No
 def test_a_foreign_origin_system_is_refused_and_writes_nothing(oa: APIClient) -> None:
     response = oa.post(URL, make_request([make_user()], originSystem="hr"), format="json")
     assert response.status_code == 403
-    assert "originSystem 'hr'" in response.json()["detail"] and "oa" in response.json()["detail"]
+    assert "originSystem 'hr'" in response.json()["detail"]
+    assert "oa" in response.json()["detail"]
     assert not AccountCreationRequest.objects.exists()
     assert not AccountCreationTask.objects.exists()
 
@@ -157,7 +159,8 @@ def test_the_admin_never_shows_a_key(django_user_model: Any) -> None:
     client = ApiClient.objects.get(name="oa-admin-view")
     page = browser.get(f"/admin/api_clients/apiclient/{client.pk}/change/").content.decode()
     assert key[:8] in page  # the prefix identifies it
-    assert key not in page and key.partition(".")[2] not in page
+    assert key not in page
+    assert key.partition(".")[2] not in page
     assert browser.get("/admin/authtoken/tokenproxy/").status_code == 404  # no plain-text token admin
 
 
@@ -173,7 +176,8 @@ def test_expiry_and_last_use(capsys: Any) -> None:
     ApiKey.objects.filter(pk=stored.pk).update(expiry_date=timezone.now() - timedelta(seconds=1))
     response = client.get("/account-creation/")
     assert response.status_code == 401
-    assert "expired" in response.json()["detail"] and "create_api_token" in response.json()["detail"]
+    assert "expired" in response.json()["detail"]
+    assert "create_api_token" in response.json()["detail"]
 
 
 def test_origin_systems_are_required_unless_scope_all() -> None:
@@ -197,11 +201,13 @@ def test_tokens_of_before_scopes_keep_working_as_hashes(django_user_model: Any) 
     migration.hash_tokens(apps, None)
     assert not Token.objects.exists()
     client = ApiClient.objects.get(name="oa-legacy")
-    assert client.scopes == ["all"] and client.upgraded_from_token
+    assert client.scopes == ["all"]
+    assert client.upgraded_from_token
     assert client_with_key(legacy).get("/account-creation/").status_code == 200
     assert client_with_key(legacy[:8] + "0" * 32).get("/account-creation/").status_code == 401
     # Narrowing it replaces the token and clears the warning.
     call_command("create_api_token", "oa-legacy", "--origin-system", "oa")
     client.refresh_from_db()
-    assert not client.upgraded_from_token and client.origin_systems == ["oa"]
+    assert not client.upgraded_from_token
+    assert client.origin_systems == ["oa"]
     assert client_with_key(legacy).get("/account-creation/").status_code == 401

@@ -37,3 +37,29 @@ class DepartmentMappingSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The field's name, as in the mapping's JSON.")
+    old = serializers.JSONField(allow_null=True, help_text="The value before (null: the entry created it).")
+    new = serializers.JSONField(allow_null=True, help_text="The value after (null: the entry deleted it).")
+
+
+class MappingHistoryEntrySerializer(serializers.Serializer):
+    """One change of a mapping: who, when, what kind, and each field's before and after."""
+
+    history_id = serializers.IntegerField()
+    history_date = serializers.DateTimeField()
+    history_type = serializers.ChoiceField(
+        choices=[("+", "created"), ("~", "changed"), ("-", "deleted")],
+        help_text="+ created, ~ changed, - deleted.",
+    )
+    history_user = serializers.CharField(
+        allow_null=True,
+        help_text="Username of who made the change: the API client's service user, or the admin's "
+        "staff user; null for the CSV loader, migrations and other commands.",
+    )
+    history_change_reason = serializers.CharField(
+        allow_null=True, help_text="Why, when recorded (e.g. 'load_department_mappings <file>')."
+    )
+    changes = FieldChangeSerializer(many=True)

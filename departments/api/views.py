@@ -4,11 +4,24 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from account_creation.api.schema import ErrorDocumentingAutoSchema
-from departments.api.serializers import DepartmentMappingSerializer
+from departments.api.serializers import DepartmentMappingSerializer, MappingHistoryEntrySerializer
+from departments.history import entries, history_of, tracked_fields
 from departments.models import DepartmentMapping
+
+MAX_ID = 2**63 - 1
+
+
+def _mapping_id(pk: str | None) -> int:
+    """The id in the URL, or 404 (not a 500) for text, signs, non-ASCII digits, overflow."""
+    if pk is None or not (pk.isascii() and pk.isdigit()) or len(pk) > 19 or not 0 < int(pk) <= MAX_ID:
+        raise NotFound("No department mapping has this id.")
+    return int(pk)
 
 
 @extend_schema_view(
@@ -32,6 +45,7 @@ class DepartmentMappingViewSet(viewsets.ModelViewSet):
         "update": "mappings",
         "partial_update": "mappings",
         "destroy": "mappings",
+        "history": "read",
     }
 
     def get_queryset(self) -> Any:
@@ -49,3 +63,21 @@ class DepartmentMappingViewSet(viewsets.ModelViewSet):
                 department_name__icontains=term
             )
         return queryset
+
+    @extend_schema(
+        responses=MappingHistoryEntrySerializer(many=True),
+        description="Who changed this mapping, when, and each field's value before and after, "
+        "newest first (also after the mapping was deleted). `history_type`: + created, "
+        "~ changed, - deleted; `history_user`: the API client's service user or the admin's "
+        "staff user, null for the CSV loader and other commands.",
+    )
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        mapping_id = _mapping_id(pk)
+        records = history_of(DepartmentMapping, mapping_id)
+        if not records.exists() and not DepartmentMapping.objects.filter(pk=mapping_id).exists():
+            raise NotFound("No department mapping has this id, and none had it.")
+        page = self.paginate_queryset(records)
+        rows = entries(records, page if page is not None else list(records), tracked_fields(DepartmentMapping))
+        data = MappingHistoryEntrySerializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)

@@ -86,7 +86,13 @@ def test_full_width_comma_is_explained(api_client):
 
 @pytest.mark.parametrize(
     "ou",
-    ["OU=测试部,DC=example,DC=com", "OU=R\\,D,OU=总部,DC=example,DC=com", "CN=Users,DC=corp,DC=example,DC=com"],
+    [
+        "OU=测试部,DC=example,DC=com",
+        "OU=R\\,D,OU=总部,DC=example,DC=com",
+        # CN= containers are allowed, except AD's built-in ones (test_ou_rules.py).
+        "CN=Users,OU=总部,DC=example,DC=com",
+        "OU = 测试部 , DC=Example,DC=COM",
+    ],
 )
 def test_valid_ou_is_accepted(api_client, ou):
     response = api_client.post(URL, mapping(ou=ou), format="json")

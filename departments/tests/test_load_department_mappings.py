@@ -59,16 +59,16 @@ def test_a_changed_row_is_updated_and_reactivated(tmp_path):
 
 
 def test_file_option(tmp_path):
-    path = write(tmp_path, HEADER + '880000,WW880000,新部门,"OU=新部门,DC=corp,DC=com"\n')
+    path = write(tmp_path, HEADER + '880000,WW880000,新部门,"OU=新部门,DC=example,DC=com"\n')
     load("--file", str(path))
-    assert DepartmentMapping.objects.get().ou == "OU=新部门,DC=corp,DC=com"
+    assert DepartmentMapping.objects.get().ou == "OU=新部门,DC=example,DC=com"
 
 
 def test_a_bad_row_loads_nothing_and_names_its_line(tmp_path):
     path = write(
         tmp_path,
         HEADER
-        + '880000,WW880000,好部门,"OU=好部门,DC=corp,DC=com"\n'
+        + '880000,WW880000,好部门,"OU=好部门,DC=example,DC=com"\n'
         + '880001,WW880001,坏部门,"OU=坏部门，DC=corp，DC=com"\n'
         + '880002,,缺代码,"OU=缺代码"\n',
     )

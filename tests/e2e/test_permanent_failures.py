@@ -26,7 +26,7 @@ def test_an_ou_idaas_refuses_fails_blocks_dependents_then_retry_completes(
     response = api_client.post(
         "/department-mappings/",
         {"idata_departmentcode": "990000", "idaas_departmentcode": "WW990000", "department_name": "销售部",
-         "ou": "CN=Users,DC=example,DC=com"},
+         "ou": "CN=Staff,DC=example,DC=com"},
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -42,8 +42,8 @@ def test_an_ou_idaas_refuses_fails_blocks_dependents_then_retry_completes(
     assert idaas.status == TaskStatus.FAILED
     # Readable by an operator: which system, what it said, what to check.
     assert idaas.last_error.startswith("IDaaS refused the user (HTTP 400, code 400: ")
-    assert "ou part 'CN=Users': only OU= and DC= are accepted" in idaas.last_error
-    assert "Check the OU 'CN=Users,DC=example,DC=com'" in idaas.last_error
+    assert "ou part 'CN=Staff': only OU= and DC= are accepted" in idaas.last_error
+    assert "Check the OU 'CN=Staff,DC=example,DC=com'" in idaas.last_error
     assert idaas.logs.count() == 1  # permanent: not retried on its own
     for dependent in ("welink", "email"):
         assert failed[dependent].status == TaskStatus.BLOCKED

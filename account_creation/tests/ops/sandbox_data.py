@@ -105,7 +105,8 @@ def staff_client(
 
     user = django_user_model.objects.create_user(username=username, password="pw-for-tests-only", is_staff=staff)
     if perms:
-        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="account_creation", codename__in=perms))
+        granted = Permission.objects.filter(content_type__app_label="account_creation", codename__in=perms)
+        user.user_permissions.add(*granted)
     client = Client()
     client.force_login(user)
     return client

@@ -198,7 +198,8 @@ def test_viewing_without_change_permission_shows_no_retry(django_user_model: Any
     for url in ("/admin/status/request/?business_key=perm-1", "/admin/status/person/?q=P000126"):
         page = viewer.get(url)
         assert page.status_code == 200
-        assert b'class="retry"' not in page.content and b"retry-all" not in page.content
+        assert b'class="retry"' not in page.content
+        assert b"retry-all" not in page.content
     assert viewer.post("/admin/status/retry/", {"task_id": str(failed.pk)}).status_code == 403
     failed.refresh_from_db()
     assert failed.status == TaskStatus.FAILED
