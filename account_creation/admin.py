@@ -14,6 +14,7 @@ from account_creation.models import (
     MailboxAddress,
 )
 from account_creation.selectors import attempts_subquery
+from accountsync.redaction import mask_phone
 
 
 class AccountCreationLogInline(admin.TabularInline):
@@ -44,6 +45,7 @@ class AccountCreationTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "account_type",
         "employee_number",
         "employee_name",
+        "masked_phone",
         "status",
         "attempt_count",
         "next_attempt_at",
@@ -58,9 +60,16 @@ class AccountCreationTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
     actions = ["retry_selected"]
     list_per_page = 50
     show_full_result_count = False
+    # The phone number is personal data: list and change views show it masked (as the API does).
+    exclude = ("phone_number",)
+    readonly_fields = ("masked_phone",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccountCreationTask]:
         return super().get_queryset(request).annotate(attempts=attempts_subquery())
+
+    @admin.display(description="phone number")
+    def masked_phone(self, task: AccountCreationTask) -> str:
+        return mask_phone(task.phone_number)
 
     @admin.display(description="attempts", ordering="attempts")
     def attempt_count(self, task: AccountCreationTask) -> int:

@@ -6,13 +6,25 @@ appear in text, and mapping keys that name a secret (``Authorization``, ``secret
 ``access_token`` …) have their values replaced whatever they are. Phone numbers are
 personal data: :func:`safe_data` also masks them, under phone keys and inside free text.
 Both walk JSON-like data with the one walker, :func:`walk`.
+
+A secret is also caught when a downstream system echoes it back altered: in any letter
+case, base64-encoded (standard or URL-safe, at any alignment inside a longer encoded
+text), hex- or percent-encoded, or cut short to a prefix of at least
+:data:`MIN_PREFIX_LENGTH` characters of any of those forms.
+
+Attempt rows keep only allow-listed keys of a connector error's details
+(:func:`stored_details`): a field of a downstream answer that is not on the list is never
+stored, whatever it holds.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "***"
@@ -56,11 +68,77 @@ def known_secrets() -> list[str]:
     return sorted({*runtime, *_configured_secrets()}, key=len, reverse=True)
 
 
+# A run of at least this many characters of a secret's form (from its start) is redacted.
+MIN_PREFIX_LENGTH = 8
+_URLSAFE = str.maketrans("+/", "-_")
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The forms of ``secret`` that :func:`redact_text` looks for (compared ignoring case).
+
+    Base64 forms are the characters that depend on the secret alone, for each of the three
+    alignments it can have inside a longer encoded text (``user:secret`` in a Basic header).
+    """
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = {secret, raw.hex(), urllib.parse.quote(secret, safe="")}
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + raw).decode("ascii")
+        core = encoded[-(-8 * pad // 6): (8 * (pad + len(raw))) // 6]
+        forms.update((core, core.translate(_URLSAFE)))
+    return {form for form in forms if len(form) >= _MIN_SECRET_LENGTH}
+
+
+@lru_cache(maxsize=32)
+def _matcher(secrets: tuple[str, ...]) -> tuple[re.Pattern[str] | None, dict[str, list[str]]]:
+    """One pattern for the start (first 8 characters) of every form, and forms by start."""
+    by_anchor: dict[str, list[str]] = {}
+    for secret in secrets:
+        for form in secret_forms(secret):
+            lowered = form.lower()
+            by_anchor.setdefault(lowered[:MIN_PREFIX_LENGTH], []).append(lowered)
+    if not by_anchor:
+        return None, by_anchor
+    anchors = sorted(by_anchor, key=len, reverse=True)
+    return re.compile("|".join(re.escape(anchor) for anchor in anchors), re.IGNORECASE), by_anchor
+
+
+def _match_length(lowered: str, start: int, forms: list[str]) -> int:
+    """How far the text from ``start`` runs along the longest matching form (0: none)."""
+    best = 0
+    for form in forms:
+        length = 0
+        limit = min(len(form), len(lowered) - start)
+        while length < limit and lowered[start + length] == form[length]:
+            length += 1
+        # Forms shorter than the prefix length must appear whole.
+        if length >= min(len(form), MIN_PREFIX_LENGTH):
+            best = max(best, length)
+    return best
+
+
 def redact_text(text: str) -> str:
-    for secret in known_secrets():
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every known secret, in any of its :func:`secret_forms`, replaced."""
+    pattern, by_anchor = _matcher(tuple(known_secrets()))
+    if pattern is None or not text:
+        return text
+    match = pattern.search(text)
+    if match is None:
+        return text
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters change length when lowered
+        lowered = "".join(ch.lower()[:1] or ch for ch in text)
+    parts: list[str] = []
+    position = 0
+    while match is not None:
+        start = match.start()
+        length = _match_length(lowered, start, by_anchor.get(match.group().lower(), []))
+        if length:
+            parts.append(text[position:start])
+            parts.append(REDACTED)
+            position = start + length
+        match = pattern.search(text, max(start + max(length, 1), position))
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def walk(data: Any, on_text: Callable[[str], str], on_key: Callable[[Any, Any], Any] | None = None) -> Any:
@@ -93,6 +171,28 @@ def _redact_entry(key: Any, value: Any) -> Any:
 def redact_data(data: Any) -> Any:
     """Return a copy of JSON-like data with secret keys and secret values replaced."""
     return walk(data, redact_text, _redact_entry)
+
+
+# What of a ConnectorError's details an attempt row keeps. Of a downstream answer: its HTTP
+# status, code, message and request id (never its body or other fields). Our own keys: the
+# redacted request we sent, the transport error, retry facts, the Exchange fail/success
+# items (reduced by the connector to their message texts and identities), and the facts
+# our own checks name (mapping codes, reserved names, account collisions).
+ANSWER_DETAIL_KEYS = frozenset({"http_status", "code", "message", "request_id"})
+OWN_DETAIL_KEYS = frozenset({
+    "request", "error", "maybe_applied", "next_attempt_at", "retryable", "error_type", "remembered",
+    "lookup_error", "fail", "success", "status", "department_code", "employee_type", "employee_number",
+    "local_part", "domain", "reserved_name", "collision", "result",
+})
+STORED_DETAIL_KEYS = ANSWER_DETAIL_KEYS | OWN_DETAIL_KEYS
+
+
+def stored_details(details: Any) -> dict[str, Any]:
+    """The allow-listed part of ``details``, redacted: what an attempt row may keep."""
+    if not isinstance(details, dict):
+        return {}
+    kept = {key: value for key, value in details.items() if key in STORED_DETAIL_KEYS}
+    return redact_data(kept)  # type: ignore[no-any-return]
 
 
 def safe_string(text: str) -> str:

@@ -8,6 +8,7 @@ once, typed, with a default; a malformed value stops start-up with an
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,51 @@ def _positive(name: str, default: float, *, kind: str = "int", allow_zero: bool 
     return value
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8, ::1
+    except ValueError:
+        return False
+
+
+def _base_url(name: str) -> str:
+    """A downstream system's base URL: empty (the system is not configured) or an absolute
+    https:// URL; plain http only for this machine (127.0.0.0/8, ::1, localhost)."""
+    from urllib.parse import urlsplit
+
+    value = _read("str", name, "").strip().rstrip("/")
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"Environment variable {name} has an invalid value {value!r}: expected a URL such as "
+            f"https://host.example.com ({exc})"
+        ) from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise ImproperlyConfigured(
+            f"Environment variable {name} has an invalid value {value!r}: expected a URL such as "
+            "https://host.example.com"
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ImproperlyConfigured(
+            f"Environment variable {name} has an invalid value {value!r}: a system on another machine "
+            "must be reached over https:// (http:// only for 127.0.0.0/8, ::1 and localhost)"
+        )
+    return value
+
+
 DEBUG: bool = _read("bool", "DEBUG", False)
 _secret = os.environ.get("SECRET_KEY", "")
 if not _secret:
-    if not DEBUG and os.environ.get("ACCOUNTSYNC_ALLOW_INSECURE_KEY") != "1":
+    if not DEBUG:
         raise ImproperlyConfigured(
             "Environment variable SECRET_KEY is not set. Set it in .env (see .env.example), "
             "or set DEBUG=true for local development."
@@ -80,14 +122,22 @@ INSTALLED_APPS = [
     "simple_history",
     "departments",
     "account_creation",
+    # Content-Security-Policy (its checks: CONTENT_SECURITY_POLICY below) and the admin
+    # login's lockout after repeated failures (AXES_* below).
+    "csp",
+    "axes",
 ]
-SANDBOX_ENABLED: bool = _read("bool", "SANDBOX_ENABLED", True)
+# Off unless set: the sandbox's simulators exist only where someone asked for them
+# (`make run` sets SANDBOX_ENABLED=true when it starts the sandbox).
+SANDBOX_ENABLED: bool = _read("bool", "SANDBOX_ENABLED", False)
 if SANDBOX_ENABLED:
     # The sandbox app only adds a management command; it never routes URLs of this server.
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files (Swagger UI's too) carry the policy as well.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -100,6 +150,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accountsync.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes requires: turns a locked-out admin login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "accountsync.urls"
@@ -153,6 +205,23 @@ elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
 DATABASE_VENDOR = "sqlite" if "sqlite" in _db["ENGINE"] else "postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Admin login lockout (django-axes) ----------------------------------------------------
+# Only the admin's login form goes through authenticate(); API tokens never do. After
+# ADMIN_LOCKOUT_FAILURES wrong passwords for one username, or from one address, that username
+# or address is refused (429, even with the right password) until ADMIN_LOCKOUT_MINUTES pass
+# without a new failure, or an operator unlocks it: `python manage.py axes_reset_username NAME`,
+# `axes_reset_ip ADDRESS`, or `axes_reset` (every lockout). The address is the peer's
+# (REMOTE_ADDR; X-Forwarded-For is not trusted), so behind a reverse proxy all callers share
+# the proxy's address and its lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT: int = _positive("ADMIN_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_positive("ADMIN_LOCKOUT_MINUTES", 30.0, kind="float"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -212,6 +281,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Not used: the views in accountsync/api_docs.py decide (API_DOCS_PUBLIC below).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
@@ -228,16 +298,16 @@ IDAAS_SECRET: str = _read("str", "IDAAS_SECRET", "")
 IDAAS_ENTERPRISE_ID: str = _read("str", "IDAAS_ENTERPRISE_ID", "")
 IDAAS_DC1: str = _read("str", "IDAAS_DC1", "example")
 IDAAS_DC2: str = _read("str", "IDAAS_DC2", "com")
-IDAAS_BASE_URL: str = _read("str", "IDAAS_BASE_URL", "https://apig.hieds.net").rstrip("/")
+# Base URLs: no default; unset = the system is not configured (its tasks wait). https://
+# unless the system runs on this machine (http://127.0.0.1:…, the sandbox).
+IDAAS_BASE_URL: str = _base_url("IDAAS_BASE_URL")
 IDAAS_DUPLICATE_CODES: list[str] = _read("list", "IDAAS_DUPLICATE_CODES", ["409"])
 WELINK_CLIENT_ID: str = _read("str", "WELINK_CLIENT_ID", "")
 WELINK_CLIENT_SECRET: str = _read("str", "WELINK_CLIENT_SECRET", "")
-WELINK_BASE_URL: str = _read(
-    "str", "WELINK_BASE_URL", "https://open.welink.huaweicloud.com"
-).rstrip("/")
+WELINK_BASE_URL: str = _base_url("WELINK_BASE_URL")
 EMAIL_DOMAIN: str = _read("str", "EMAIL_DOMAIN", "@example.com")
 EMAIL_AUTH_TOKEN: str = _read("str", "EMAIL_AUTH_TOKEN", "")
-EMAIL_BASE_URL: str = _read("str", "EMAIL_BASE_URL", "http://127.0.0.1:8900").rstrip("/")
+EMAIL_BASE_URL: str = _base_url("EMAIL_BASE_URL")
 
 # --- Department mapping OUs (departments/validators.py) ----------------------------------
 # A mapping's OU must lie in the domain DC=<IDAAS_DC1>,DC=<IDAAS_DC2> and outside AD's
@@ -269,6 +339,22 @@ ACCOUNT_CREATION_MAX_USERS_PER_REQUEST: int = _positive(
 ACCOUNT_CREATION_RUN_INTERVAL_SECONDS: float = _positive(
     "ACCOUNT_CREATION_RUN_INTERVAL_SECONDS", 300.0, kind="float"
 )
+
+# --- Trust boundaries: reserved names and personal-data retention ------------------------
+# Account names no hire may get (account_creation/reserved.py), compared case-insensitively
+# with the IDaaS userName (= AD sAMAccountName), the mailbox local part (before and after a
+# collision suffix) and the Exchange alias. Intake rejects such a person; the engine refuses
+# again before any downstream call. Comma-separated; setting it REPLACES this default list.
+RESERVED_ACCOUNT_NAMES: list[str] = _read("list", "RESERVED_ACCOUNT_NAMES", [
+    "administrator", "admin", "guest", "krbtgt", "root", "system", "defaultaccount",
+    "wdagutilityaccount", "sysadmin", "operator", "daemon", "nobody", "test",
+    "postmaster", "abuse", "hostmaster", "webmaster", "noc", "security", "support", "info",
+    "helpdesk", "it", "noreply", "no-reply", "mailer-daemon", "ftp", "www",
+])
+# `manage.py purge_personal_data` anonymises names and phone numbers of tasks finished
+# (completed or failed) more than this many days ago. 0 disables the scheduled purge (the
+# command without --older-than does nothing).
+PERSONAL_DATA_RETENTION_DAYS: int = _positive("PERSONAL_DATA_RETENTION_DAYS", 365, allow_zero=True)
 
 # --- Metrics (GET /metrics) --------------------------------------------------------------
 # A scraper is let in with any API token (Authorization: Token <key>), with this bearer
@@ -344,3 +430,52 @@ if not DEBUG:
     CSRF_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Trust boundaries: HTTPS, proxy, Content-Security-Policy, API docs ------------------------
+# HTTPS_ONLY=true: http:// is redirected to https:// (except /healthz, for load balancers'
+# plain-http probes), browsers are told to use https only (HSTS, one year, subdomains too)
+# and the session and CSRF cookies are sent over https only.
+HTTPS_ONLY: bool = _read("bool", "HTTPS_ONLY", False)
+if HTTPS_ONLY:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Only consent to preloading: nothing happens until someone submits the domain to
+    # hstspreload.org (and `check --deploy` asks for it).
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# TRUST_X_FORWARDED_PROTO=true: behind a TLS-terminating reverse proxy that sets (and strips
+# from clients) X-Forwarded-Proto, a request with "X-Forwarded-Proto: https" counts as https.
+# Never set it without such a proxy: any client could then claim https.
+TRUST_X_FORWARDED_PROTO: bool = _read("bool", "TRUST_X_FORWARDED_PROTO", False)
+if TRUST_X_FORWARDED_PROTO:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp 4): everything from this server only; no inline script or
+# style except those carrying the request's nonce (Swagger UI's start-up script and style,
+# templates/api_docs/swagger_ui.html); data: images for Swagger UI's stylesheet icons.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "upgrade-insecure-requests": HTTPS_ONLY,
+    },
+}
+
+# The OpenAPI document (/api/schema/) needs an API token (any scope) unless API_DOCS_PUBLIC is
+# true; default: public in development (DEBUG=true), not otherwise. The Swagger UI page
+# (/api/docs/) is always served: it holds no API description, and its Authorize button takes a
+# token (`Token <key>`) with which it then loads the document.
+API_DOCS_PUBLIC: bool = _read("bool", "API_DOCS_PUBLIC", DEBUG)

@@ -18,6 +18,8 @@ os.environ.setdefault("EMAIL_AUTH_TOKEN", "email-token-value-55aa")
 os.environ.setdefault("EMAIL_BASE_URL", "https://exchange.test")
 os.environ.setdefault("EMAIL_DOMAIN", "@corp.example.com")
 os.environ.setdefault("ACCOUNTSYNC_ENV_FILE", "/nonexistent")
+# The suite tests the sandbox too (off by default in production settings).
+os.environ.setdefault("SANDBOX_ENABLED", "true")
 os.environ.setdefault("LOG_DIR", os.path.join(os.path.dirname(__file__), "..", "logs", "test"))
 
 

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from account_creation.ops.views import metrics_view
+from accountsync.api_docs import ApiSchemaView, SwaggerUIView
 from accountsync.health import healthz
 
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("account-creation/", include("account_creation.api.urls")),
     path("department-mappings/", include("departments.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The document needs a token unless API_DOCS_PUBLIC; the Swagger UI page is always served.
+    path("api/schema/", ApiSchemaView.as_view(), name="schema"),
+    path("api/docs/", SwaggerUIView.as_view(url_name="schema"), name="swagger-ui"),
 ]

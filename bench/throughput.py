@@ -51,6 +51,7 @@ def sandbox_call(url: str, path: str, body: dict | None = None) -> dict:
 
 def start_sandbox(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    env = {**env, "SANDBOX_ENABLED": "true"}  # the sandbox app is installed only on request
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_sandbox", "--port", str(port)], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

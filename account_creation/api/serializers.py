@@ -17,6 +17,7 @@ from account_creation.models import (
     AccountCreationTask,
     TaskStatus,
 )
+from account_creation.reserved import person_reserved_names
 from accountsync.redaction import mask_phone
 
 
@@ -88,6 +89,14 @@ class AccountUserSerializer(serializers.Serializer):
                 "Use only letters, spaces and . · ' - in a name."
             )
         return value.strip()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A reserved account name (administrator, krbtgt, postmaster …) is never created:
+        # reject the person, naming the field that produces it (account_creation/reserved.py).
+        reserved = person_reserved_names(attrs["employeeNumber"], attrs["employeeName"])
+        if reserved:
+            raise serializers.ValidationError({issue.field: [issue.message] for issue in reserved})
+        return attrs
 
 
 class RawItemField(serializers.Field):

@@ -3,6 +3,11 @@
 The wrapper has no look-up; exactly-once rests on Enable-Mailbox's own error for a user
 that has a mailbox already ("… is of type UserMailbox"), which is adopted as success.
 "The object couldn't be found" means AD has not replicated the new user yet: retryable.
+A fail item that names its account (``SAMAccountName``) or owner (an employee number) is
+adopted only when that is this person's; a plain text item cannot say, and is adopted.
+
+Of the answer, errors keep only the items' message texts and account names (redacted,
+:func:`stored_items`), never the raw items: a server may echo a secret in any field.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from account_creation.connectors.http import (
     safe,
     safe_text,
 )
+from account_creation.connectors.ownership import collision, owner_conflict, owners_in, same_employee
 from accountsync.errors import PermanentError, RetryableError
 from accountsync.logging import kv
 
@@ -31,6 +37,11 @@ SYSTEM = "Exchange"
 ENABLE_PATH = "/api/Exchange/EnableMailbox"
 ALREADY_MAILBOX = "is of type usermailbox"
 NOT_FOUND_MARKERS = ("couldn't be found", "could not be found", "couldn’t be found")
+# What an error keeps of a success or fail item that is an object (values redacted).
+ITEM_KEYS = ("SAMAccountName", "Alias", "PrimarySmtpAddress", "Error", "ErrorMessage", "Message", "message",
+             "error", "EmployeeNumber", "EmployeeID")
+ITEM_CHARS = 300
+MAX_ITEMS = 5
 
 
 class ExchangeConnector:
@@ -70,7 +81,9 @@ class ExchangeConnector:
         success = _items(result.get("success"))
         fail = _items(result.get("fail"))
         details: dict[str, Any] = {"http_status": answer.status, "request": request_details,
-                                   "success": safe(success), "fail": safe(fail)}
+                                   "success": stored_items(success), "fail": stored_items(fail)}
+        if answer.request_id:
+            details["request_id"] = answer.request_id
         if success and not fail:
             logger.info(kv(event="created", system=SYSTEM, alias=request.email_local_part, **context))
             result = self._result(request)
@@ -89,6 +102,7 @@ class ExchangeConnector:
             )
         texts = [dumps(item).lower() for item in fail]
         if all(ALREADY_MAILBOX in text for text in texts):
+            _refuse_foreign_mailbox(request, fail)
             logger.info(kv(event="adopted", system=SYSTEM, alias=request.email_local_part, **context))
             return self._result(request, adopted=True)
         first = safe_text(dumps(fail[0]), 200)
@@ -108,6 +122,42 @@ class ExchangeConnector:
     def _result(request: ProvisioningRequest, *, adopted: bool = False) -> AccountResult:
         return AccountResult(account_id=request.email, username=request.username, email=request.email,
                              adopted=adopted)
+
+
+def stored_items(items: list[Any]) -> list[Any]:
+    """The items as an error keeps them: message texts and the allow-listed keys of objects,
+    redacted and cut short; at most MAX_ITEMS."""
+    kept: list[Any] = []
+    for item in items[:MAX_ITEMS]:
+        if isinstance(item, dict):
+            kept.append({key: safe_text(item[key], ITEM_CHARS) for key in ITEM_KEYS
+                         if isinstance(item.get(key), str | int) and not isinstance(item.get(key), bool)})
+        elif isinstance(item, str | int) and not isinstance(item, bool):
+            kept.append(safe_text(item, ITEM_CHARS))
+    return kept
+
+
+def _refuse_foreign_mailbox(request: ProvisioningRequest, fail: list[Any]) -> None:
+    """Raise OwnershipConflict when an "is of type UserMailbox" item names another account or owner."""
+    number = request.person.employee_number
+    for item in fail:
+        if not isinstance(item, dict):
+            continue  # a text item does not say whose mailbox it is
+        sam = item.get("SAMAccountName")
+        if isinstance(sam, str) and sam.strip() and not same_employee(sam, request.username):
+            raise collision(
+                system=SYSTEM, what="mailbox", account=sam, owner=owner_conflict(owners_in(item), number) or "",
+                employee_number=number,
+                hint=f"Exchange reported the mailbox of {sam!r} although {request.username!r} was asked for: "
+                "check the AD account and its mailbox with the Exchange administrator.",
+            )
+        owner = owner_conflict(owners_in(item), number)
+        if owner is not None:
+            raise collision(
+                system=SYSTEM, what="mailbox", account=request.username, owner=owner, employee_number=number,
+                hint="Check the AD account and its mailbox with the Exchange administrator (a reused "
+                "sAMAccountName?), or correct the employee number in the OA system.",
+            )
 
 
 def _primary_address(success: list[Any]) -> str:

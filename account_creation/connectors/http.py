@@ -105,13 +105,17 @@ def safe_text(text: object, limit: int = EXCERPT_CHARS) -> str:
 
 
 def response_code(body: Any) -> str:
-    """The body's code as a string ("0" and 0 alike); gateway errors use ``errorCode``."""
+    """The body's code as a string ("0" and 0 alike); gateway errors use ``errorCode``.
+
+    Redacted and cut short: a code is compared with known values, stored and logged, so
+    whatever a server puts there must not carry a secret into a log line.
+    """
     if not isinstance(body, dict):
         return ""
     for key in ("code", "errorCode", "error_code"):
         value = body.get(key)
         if value is not None and value != "":
-            return str(value).strip()
+            return safe_text(str(value).strip(), CODE_CHARS)
     return ""
 
 
@@ -125,13 +129,34 @@ def response_message(body: Any) -> str:
     return ""
 
 
+CODE_CHARS = 40
+_REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id", "X-Trace-Id", "X-Correlation-Id", "X-B3-TraceId")
+_REQUEST_ID_KEYS = ("requestId", "request_id", "traceId", "trace_id")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+
+
+def response_request_id(headers: Mapping[str, str] | None, body: Any) -> str:
+    """The server's id of this request (a header or a body field), if it looks like an id."""
+    candidates: list[Any] = [headers.get(name) for name in _REQUEST_ID_HEADERS] if headers else []
+    if isinstance(body, dict):
+        candidates.extend(body.get(key) for key in _REQUEST_ID_KEYS)
+    for value in candidates:
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            text = safe_text(str(value).strip(), 128)
+            if _REQUEST_ID.match(text):
+                return text
+    return ""
+
+
 @dataclass(frozen=True)
 class Answer:
-    """A downstream HTTP answer: status, the JSON body (None when not JSON) and an excerpt."""
+    """A downstream HTTP answer: status, the JSON body (None when not JSON), a redacted
+    excerpt of the raw text and the server's request id."""
 
     status: int
     body: Any
     excerpt: str
+    request_id: str = ""
 
     @property
     def code(self) -> str:
@@ -146,13 +171,18 @@ class Answer:
         return isinstance(self.body, dict)
 
     def details(self, **extra: Any) -> dict[str, Any]:
+        """What an error keeps of the answer: status, code, message, request id (redacted).
+
+        Never the body or its other fields (a server may echo a secret anywhere in them);
+        a body that is not JSON is quoted, redacted and short, in the error's message only.
+        """
         details: dict[str, Any] = {"http_status": self.status}
         if self.code:
             details["code"] = self.code
         if self.message:
             details["message"] = self.message
-        if not self.is_json_object:
-            details["body_excerpt"] = self.excerpt
+        if self.request_id:
+            details["request_id"] = self.request_id
         details.update(extra)
         return details
 
@@ -197,7 +227,8 @@ def post_json(
         body: Any = response.json()
     except ValueError:
         body = None
-    answer = Answer(status=response.status_code, body=body, excerpt=safe_text(response.text))
+    answer = Answer(status=response.status_code, body=body, excerpt=safe_text(response.text),
+                    request_id=response_request_id(response.headers, body))
     logger.info(kv(event="http_answer", system=system, action=action, status=answer.status,
                    code=answer.code or "-", ms=elapsed_ms))
     if answer.status == 429:

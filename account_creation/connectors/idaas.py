@@ -2,7 +2,9 @@
 
 Contract (docs/spec "downstream-apis", table at the top): no public look-up exists, so
 exactly-once rests on the duplicate answer: HTTP 409 or a body code in
-``IDAAS_DUPLICATE_CODES`` means the user exists and is adopted as success.
+``IDAAS_DUPLICATE_CODES`` means the user exists and is adopted as success — unless the
+answer names another employee as the user's owner (connectors/ownership.py): then the
+task fails permanently and names the collision.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from account_creation.connectors.http import (
     safe,
     token_lifetime,
 )
+from account_creation.connectors.ownership import collision, owner_conflict, owners_in
 from accountsync.errors import PermanentError, RetryableError
 from accountsync.logging import kv
 
@@ -119,7 +122,10 @@ class IdaasConnector:
     def _result(self, request: ProvisioningRequest, answer: Answer, request_details: Any,
                 context: dict[str, object]) -> AccountResult:
         duplicate_codes = {str(code).strip() for code in settings.IDAAS_DUPLICATE_CODES}
-        if answer.status == 409 or (answer.code and answer.code in duplicate_codes):
+        duplicate = answer.status == 409 or bool(answer.code and answer.code in duplicate_codes)
+        if duplicate or (answer.status >= 400 and answer.is_json_object):
+            self._refuse_foreign_user(request, answer)
+        if duplicate:
             logger.info(kv(event="adopted", system=SYSTEM, status=answer.status, code=answer.code or "-", **context))
             return AccountResult(account_id=request.username, username=request.username,
                                  email=request.email, adopted=True)
@@ -146,6 +152,21 @@ class IdaasConnector:
             )
         raise RetryableError(f"{SYSTEM} create: unexpected answer ({reason}); the task retries on its own.",
                              details=details)
+
+    @staticmethod
+    def _refuse_foreign_user(request: ProvisioningRequest, answer: Answer) -> None:
+        """Raise OwnershipConflict when the answer names another employee as the user's owner."""
+        body = answer.body if isinstance(answer.body, dict) else {}
+        texts = tuple(value for value in body.values() if isinstance(value, str))
+        owner = owner_conflict(owners_in(body, texts=texts), request.person.employee_number)
+        if owner is not None:
+            raise collision(
+                system=SYSTEM, what="userName", account=request.username, owner=owner,
+                employee_number=request.person.employee_number,
+                hint=f"Check in IDaaS whose user {request.username} is: if the employee number is wrong or "
+                "reused, correct it in the OA system and send a new request; if the user is stale, have "
+                "the IDaaS administrator remove it.",
+            )
 
 
 def _account_id(body: dict[str, Any]) -> str:

@@ -2,8 +2,10 @@
 
 Exactly-once: always look the user up by ``corpUserId`` (the employee number) before
 creating, and look again after a create that timed out or did not answer ``"0"``: a user
-found either way is adopted as success. Codes are compared as strings (WeLink mixes
-``"0"`` and ``0``).
+found either way is adopted as success — only when its ``corpUserId`` and ``employeeId``
+(when the answer has them) are the person's employee number; a user that belongs to another
+employee fails the task permanently (connectors/ownership.py). Codes are compared as
+strings (WeLink mixes ``"0"`` and ``0``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from account_creation.connectors.http import (
     safe,
     token_lifetime,
 )
+from account_creation.connectors.ownership import OwnershipConflict, collision, owner_conflict
 from accountsync.errors import ConnectorError, PermanentError, RetryableError
 from accountsync.logging import kv
 
@@ -131,7 +134,11 @@ class WelinkConnector:
                               "the task retries on its own.", details=details)
 
     def lookup(self, employee_number: str, *, context: dict[str, object] | None = None) -> str | None:
-        """The WeLink userId of the person with this corpUserId, or None when there is none."""
+        """The WeLink userId of the person with this corpUserId, or None when there is none.
+
+        Raises OwnershipConflict when the user found names another employee (corpUserId or
+        employeeId): it is not this person's account.
+        """
         payload = {"corpUserId": employee_number}
         answer = self._call("look-up", DETAIL_PATH, payload, request_details=payload, context=context or {})
         if answer.code == NO_SUCH_USER:
@@ -141,7 +148,17 @@ class WelinkConnector:
         user = _user_data(answer.body)
         if not user:
             return None
-        return str(user.get("userId") or user.get("corpUserId") or employee_number)
+        user_id = str(user.get("userId") or user.get("corpUserId") or employee_number)
+        owners = [str(user[key]).strip() for key in ("corpUserId", "employeeId") if _text(user.get(key))]
+        owner = owner_conflict(owners, employee_number)
+        if owner is not None:
+            raise collision(
+                system=SYSTEM, what="WeLink user", account=user_id, owner=owner, employee_number=employee_number,
+                hint=f"The look-up by corpUserId {employee_number} found a user with another corpUserId or "
+                "employeeId: check the user in the WeLink admin console and correct its corpUserId/employeeId, "
+                "or correct the employee number in the OA system.",
+            )
+        return user_id
 
     # --- create -----------------------------------------------------------------------
 
@@ -191,6 +208,8 @@ class WelinkConnector:
                              context: dict[str, object]) -> AccountResult:
         try:
             user_id = self.lookup(request.person.employee_number, context=context)
+        except OwnershipConflict:
+            raise
         except ConnectorError as lookup_error:
             raise RetryableError(
                 f"{error.message} The look-up that checks whether the user exists anyway failed too "

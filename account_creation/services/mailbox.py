@@ -5,6 +5,12 @@ allocator picks the lowest free candidate (zhangsan, zhangsan2, zhangsan3 …) a
 it; when a concurrent allocator — another thread, process or host — took it first, the
 insert fails on the constraint and the loser tries the next one. No lock is held, so this
 works the same on SQLite and PostgreSQL.
+
+Reserved names (settings.RESERVED_ACCOUNT_NAMES, account_creation/reserved.py) are never
+allocated: a person whose base local part is reserved is refused with a PermanentError
+(intake rejects them already; this catches tasks accepted before the list changed) rather
+than given ``postmaster2``, an address that still reads as a role mailbox; a suffixed
+candidate that is itself reserved (an operator may list ``test1``-like names) is skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from django.db import IntegrityError, transaction
 from account_creation.connectors.base import ConnectorError, RetryableError
 from account_creation.models import MailboxAddress
 from account_creation.naming import LOCAL_PART_MAX, email_local_part
+from account_creation.reserved import local_part_reserved, reserved_names
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -36,11 +43,21 @@ def default_domain() -> str:
 
 
 def _lowest_free(base: str, taken: set[str]) -> str:
-    """The lowest free local part: base, base2, base3 … (base1 is never handed out)."""
+    """The lowest free, unreserved local part: base, base2, base3 … (base1 is never handed out)."""
+    reserved = reserved_names()
     number = 1
-    while (base if number == 1 else f"{base}{number}") in taken:
+    while (candidate := base if number == 1 else f"{base}{number}") in taken or candidate in reserved:
         number += 1
-    return base if number == 1 else f"{base}{number}"
+    return candidate
+
+
+def _base_local_part(employee_name: str) -> str:
+    """The local part before any suffix; PermanentError when the name yields none or a reserved one."""
+    base = email_local_part(employee_name)[: LOCAL_PART_MAX - SUFFIX_DIGITS]
+    reserved = local_part_reserved(base)
+    if reserved is not None:
+        raise reserved.error()
+    return base
 
 
 def _taken(domain: str, base: str) -> set[str]:
@@ -56,13 +73,13 @@ def _next_candidate(base: str, domain: str) -> str:
 def mailbox_allocate(*, employee_number: str, employee_name: str, domain: str) -> MailboxAddress:
     """The person's address: the stored one, or a new one with a numeric suffix on collision.
 
-    Raises PermanentError (from naming) when the name yields no local part.
+    Raises PermanentError when the name yields no local part or a reserved one.
     """
     existing = MailboxAddress.objects.filter(employee_number=employee_number).first()
     if existing is not None:
         return existing
     domain = normalise_domain(domain) or default_domain()
-    base = email_local_part(employee_name)[: LOCAL_PART_MAX - SUFFIX_DIGITS]
+    base = _base_local_part(employee_name)
     for _ in range(MAX_ATTEMPTS):
         local = _next_candidate(base, domain)
         try:
@@ -101,9 +118,10 @@ def mailboxes_allocate(
 ) -> dict[str, MailboxAddress | ConnectorError]:
     """Allocate the addresses of many people with a fixed number of queries.
 
-    Existing addresses are returned as they are; a name that yields no local part maps to
-    its PermanentError. Candidates are chosen against the taken local parts of all bases in
-    one read and inserted in one statement; anyone whose candidate a concurrent allocator
+    Existing addresses are returned as they are (prepare refuses one that became reserved);
+    a name that yields no local part, or a reserved one, maps to its PermanentError.
+    Candidates are chosen against the taken local parts of all bases in one read and
+    inserted in one statement; anyone whose candidate a concurrent allocator
     took meanwhile falls back to :func:`mailbox_allocate`.
     """
     outcome: dict[str, MailboxAddress | ConnectorError] = {
@@ -115,7 +133,7 @@ def mailboxes_allocate(
         if person.employee_number in outcome:
             continue
         try:
-            base = email_local_part(person.employee_name)[: LOCAL_PART_MAX - SUFFIX_DIGITS]
+            base = _base_local_part(person.employee_name)
         except ConnectorError as exc:
             outcome[person.employee_number] = exc
             continue

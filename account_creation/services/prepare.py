@@ -2,6 +2,10 @@
 
 Department and employee-type mappings are read once per batch, and the mailbox addresses
 of everyone in the batch are looked up or allocated together (see mailboxes_allocate).
+
+Before anything else a task is refused for good (PermanentError, no downstream call) when
+its person would get a reserved account name (account_creation/reserved.py: a task accepted
+before RESERVED_ACCOUNT_NAMES changed) or when its personal data was purged.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from account_creation.account_types import registry
 from account_creation.connectors.base import Person, ProvisioningRequest
 from account_creation.models import AccountCreationTask, MailboxAddress
 from account_creation.naming import english_name, idaas_username
+from account_creation.reserved import local_part_reserved, username_reserved
 from account_creation.services.mailbox import MailboxRequest, default_domain, mailboxes_allocate
-from accountsync.errors import ConnectorError, RetryableError
+from account_creation.services.retention import is_anonymised
+from accountsync.errors import ConnectorError, PermanentError, RetryableError
 from departments.models import DepartmentMapping, EmployeeTypeMapping
 
 
@@ -32,7 +38,26 @@ class BatchPreparer:
         self.mailboxes = mailboxes
 
     def prepare(self, task: AccountCreationTask, *, attempt: int = 1) -> ProvisioningRequest:
-        """Raises RetryableError when a mapping is missing (an operator can add it)."""
+        """Raises RetryableError when a mapping is missing (an operator can add it), PermanentError
+        for a reserved name, a purged task or a name the directory cannot take."""
+        if is_anonymised(task):
+            raise PermanentError(
+                f"The personal data of task #{task.pk} was removed by purge_personal_data (retention); it "
+                "cannot be provisioned again. Send a new request from the OA system for this person."
+            )
+        username = idaas_username(task.employee_name, task.employee_number)
+        reserved = username_reserved(username)
+        if reserved is not None:
+            raise reserved.error()
+        mailbox = self.mailboxes.get(task.employee_number)
+        if isinstance(mailbox, ConnectorError):
+            raise type(mailbox)(mailbox.message, details=mailbox.details)
+        if mailbox is None:  # pragma: no cover - every claimed person was allocated above
+            raise RetryableError(f"No mailbox address allocated for {task.employee_number}; retrying.")
+        # A stored address allocated before the deny-list changed: its base and its alias.
+        reserved = local_part_reserved(mailbox.base_local_part) or local_part_reserved(mailbox.local_part)
+        if reserved is not None:
+            raise reserved.error()
         department = self.departments.get(task.department_code)
         if department is None and registry.get(task.account_type).needs_department:
             raise RetryableError(
@@ -48,11 +73,6 @@ class BatchPreparer:
                 "Employee type mappings in the admin; the task retries on its own.",
                 details={"employee_type": task.employee_type},
             )
-        mailbox = self.mailboxes.get(task.employee_number)
-        if isinstance(mailbox, ConnectorError):
-            raise type(mailbox)(mailbox.message, details=mailbox.details)
-        if mailbox is None:  # pragma: no cover - every claimed person was allocated above
-            raise RetryableError(f"No mailbox address allocated for {task.employee_number}; retrying.")
         person = Person(
             employee_number=task.employee_number,
             employee_name=task.employee_name,
@@ -66,7 +86,7 @@ class BatchPreparer:
             task_id=task.pk,
             account_type=task.account_type,
             person=person,
-            username=idaas_username(task.employee_name, task.employee_number),
+            username=username,
             english_name=english_name(task.employee_name),
             email=mailbox.address,
             email_local_part=mailbox.local_part,
@@ -97,6 +117,8 @@ def prepare_batch(tasks: Iterable[AccountCreationTask]) -> BatchPreparer:
     }
     people = {}
     for task in tasks:
+        if is_anonymised(task):
+            continue  # never allocate an address for a purged name; prepare refuses the task
         mapping = employee_types.get(task.employee_type)
         people[task.employee_number] = MailboxRequest(
             employee_number=task.employee_number,

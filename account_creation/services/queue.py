@@ -44,7 +44,7 @@ from account_creation.services.backoff import RetryStrategy
 from account_creation.services.sql import update_rows, write_transaction
 from accountsync.errors import ConnectorError
 from accountsync.logging import kv
-from accountsync.redaction import redact_data, redact_text
+from accountsync.redaction import redact_text, stored_details
 
 logger = logging.getLogger(__name__)
 
@@ -308,7 +308,8 @@ def task_finish_failure(
     now = timezone.now()
     retryable = error.retryable if isinstance(error, ConnectorError) else True
     message = redact_text(error.message if isinstance(error, ConnectorError) else f"{type(error).__name__}: {error}")
-    details = redact_data(error.details) if isinstance(error, ConnectorError) else {}
+    # Only allow-listed keys (accountsync.redaction.STORED_DETAIL_KEYS): never raw answer fields.
+    details = stored_details(error.details) if isinstance(error, ConnectorError) else {}
     details = {"error_type": type(error).__name__, "retryable": retryable, **(details or {})}
     strategy = RetryStrategy.from_settings()
     exhausted = strategy.exhausted(attempt_in_budget=claim.attempt_in_budget)

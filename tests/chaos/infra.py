@@ -284,6 +284,8 @@ class Service:
 
 def start_sandbox(env: dict[str, str], out_dir: Path) -> tuple[Service, str]:
     port = free_port()
+    # The sandbox app is installed only on request (SANDBOX_ENABLED defaults to false).
+    env = {**env, "SANDBOX_ENABLED": "true"}
     service = Service("sandbox", [PYTHON, "manage.py", "run_sandbox", "--port", str(port)], env, out_dir)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/_sandbox/health", process=service.process)

@@ -1,5 +1,6 @@
 """Access: every URL the project routes refuses anonymous and bad-token callers, except
-/healthz, the API docs and the admin's own login/logout pages; the admin needs a staff login;
+/healthz, the Swagger UI page and the admin's own login/logout pages; the OpenAPI document
+needs a token (API_DOCS_PUBLIC is false outside development); the admin needs a staff login;
 API tokens are rotated and revoked with `create_api_token NAME [--revoke]`."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIXES = ("account-creation/", "department-mappings/")
-OPEN = {"healthz", "api/schema/", "api/docs/"}
+# The Swagger UI page holds no API description; /api/schema/ is checked with the rest.
+OPEN = {"healthz", "api/docs/"}
 ADMIN_AUTH_PAGES = {"admin/login/", "admin/logout/"}
 METHODS = ("get", "post", "put", "patch", "delete")
 # A caller that is not on the machine itself: address-based allowances must not apply.
@@ -85,12 +87,19 @@ def test_anonymous_and_bad_token_callers_are_refused(route, api_user, department
 
 
 @pytest.mark.django_db
-def test_the_open_pages_answer_without_credentials():
+def test_the_open_pages_answer_without_credentials(settings):
+    assert settings.API_DOCS_PUBLIC is False  # DEBUG is false here
     client = Client(REMOTE_ADDR=REMOTE_ADDR)
     assert client.get("/healthz").status_code in (200, 503)
-    assert client.get("/api/schema/").status_code == 200
+    assert client.get("/api/schema/").status_code == 401
     assert client.get("/api/docs/").status_code == 200
     assert client.get("/admin/login/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_api_document_answers_a_valid_token(api_key):
+    client = Client(REMOTE_ADDR=REMOTE_ADDR, headers={"Authorization": f"Token {api_key}"})
+    assert client.get("/api/schema/").status_code == 200
 
 
 @pytest.mark.django_db

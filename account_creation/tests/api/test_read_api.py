@@ -254,9 +254,17 @@ def test_every_api_route_needs_a_valid_token(departments, method, path, token):
     assert AccountCreationTask.objects.count() == before
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/api/schema/", "/api/docs/"])
-def test_health_and_docs_need_no_token(anon_client, db, path):
+@pytest.mark.parametrize("path", ["/healthz", "/api/docs/"])
+def test_health_and_the_docs_page_need_no_token(anon_client, db, path):
     assert anon_client.get(path).status_code == 200
+
+
+def test_the_api_document_needs_a_token_outside_development(anon_client, api_client, settings):
+    assert settings.API_DOCS_PUBLIC is False
+    assert anon_client.get("/api/schema/").status_code == 401
+    assert api_client.get("/api/schema/").status_code == 200
+    settings.API_DOCS_PUBLIC = True
+    assert anon_client.get("/api/schema/").status_code == 200
 
 
 def _schema(client) -> dict:
@@ -265,8 +273,8 @@ def _schema(client) -> dict:
     return json.loads(response.content)
 
 
-def test_schema_is_openapi_and_documents_create_accounts(anon_client, db):
-    schema = _schema(anon_client)
+def test_schema_is_openapi_and_documents_create_accounts(api_client):
+    schema = _schema(api_client)
     assert schema["openapi"].startswith("3.")
     operation = schema["paths"]["/account-creation/create_accounts/"]["post"]
     assert {"201", "207", "400"} <= set(operation["responses"])
@@ -288,7 +296,7 @@ def test_schema_is_openapi_and_documents_create_accounts(anon_client, db):
     assert {"status", "account_type", "employee_number", "business_key", "origin_system"} <= list_params
 
 
-def test_schema_is_valid_openapi(anon_client, db):
+def test_schema_is_valid_openapi(api_client):
     from drf_spectacular.validation import validate_schema
 
-    validate_schema(_schema(anon_client))
+    validate_schema(_schema(api_client))
