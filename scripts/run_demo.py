@@ -238,7 +238,7 @@ def main() -> int:
 ==============================================================================
  AccountSync is running.
    API          {base}/account-creation/
-   API docs     {base}/api/docs/        (OpenAPI: {base}/api/schema/)
+   API docs     {base}/api/docs/        (Authorize with "Token <API token below>"; OpenAPI: {base}/api/schema/)
    Health       {base}/healthz
    Admin        {base}/admin/           (create a login: .venv/bin/python manage.py createsuperuser)
    Engine       process_account_creation_tasks --loop every {interval} s, 4 threads
