@@ -36,8 +36,8 @@ def reserved_names() -> frozenset[str]:
     return _parse(tuple(getattr(settings, SETTING, ()) or ()))
 
 
-def is_reserved(name: str, names: frozenset[str] | None = None) -> bool:
-    return bool(name) and name.strip().casefold() in (reserved_names() if names is None else names)
+def is_reserved(name: str) -> bool:
+    return bool(name) and name.strip().casefold() in reserved_names()
 
 
 @dataclass(frozen=True)

@@ -15,81 +15,18 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+# The typed readers (each names the variable when its value is malformed): accountsync/env.py.
+from accountsync.env import base_url as _base_url
+from accountsync.env import env
+from accountsync.env import ip_networks as _ip_networks
+from accountsync.env import positive as _positive
+from accountsync.env import read as _read
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
 _env_file = os.environ.get("ACCOUNTSYNC_ENV_FILE", str(BASE_DIR / ".env"))
 if os.path.isfile(_env_file):
     environ.Env.read_env(_env_file, overwrite=False)
-
-
-def _read(kind: str, name: str, default: Any) -> Any:
-    """Read one typed variable; name the variable when its value cannot be parsed."""
-    raw = os.environ.get(name)
-    try:
-        value = getattr(env, kind)(name, default=default)
-    except (ValueError, TypeError, environ.ImproperlyConfigured) as exc:
-        raise ImproperlyConfigured(
-            f"Environment variable {name} has an invalid value {raw!r}: expected {kind} ({exc})"
-        ) from exc
-    if kind == "bool" and raw is not None and raw.strip().lower() not in _BOOL_WORDS:
-        raise ImproperlyConfigured(
-            f"Environment variable {name} has an invalid value {raw!r}: expected true or false"
-        )
-    return value
-
-
-_BOOL_WORDS = {"true", "false", "1", "0", "yes", "no", "on", "off", "y", "n", "t", "f", ""}
-
-
-def _positive(name: str, default: float, *, kind: str = "int", allow_zero: bool = False) -> Any:
-    value = _read(kind, name, default)
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ImproperlyConfigured(f"Environment variable {name} must be {bound}, got {value!r}")
-    return value
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8, ::1
-    except ValueError:
-        return False
-
-
-def _base_url(name: str) -> str:
-    """A downstream system's base URL: empty (the system is not configured) or an absolute
-    https:// URL; plain http only for this machine (127.0.0.0/8, ::1, localhost)."""
-    from urllib.parse import urlsplit
-
-    value = _read("str", name, "").strip().rstrip("/")
-    if not value:
-        return ""
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"Environment variable {name} has an invalid value {value!r}: expected a URL such as "
-            f"https://host.example.com ({exc})"
-        ) from exc
-    if parts.scheme not in ("http", "https") or not host:
-        raise ImproperlyConfigured(
-            f"Environment variable {name} has an invalid value {value!r}: expected a URL such as "
-            "https://host.example.com"
-        )
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ImproperlyConfigured(
-            f"Environment variable {name} has an invalid value {value!r}: a system on another machine "
-            "must be reached over https:// (http:// only for 127.0.0.0/8, ::1 and localhost)"
-        )
-    return value
-
 
 DEBUG: bool = _read("bool", "DEBUG", False)
 _secret = os.environ.get("SECRET_KEY", "")
@@ -357,25 +294,11 @@ RESERVED_ACCOUNT_NAMES: list[str] = _read("list", "RESERVED_ACCOUNT_NAMES", [
 PERSONAL_DATA_RETENTION_DAYS: int = _positive("PERSONAL_DATA_RETENTION_DAYS", 365, allow_zero=True)
 
 # --- Metrics (GET /metrics) --------------------------------------------------------------
-# A scraper is let in with any API token (Authorization: Token <key>), with this bearer
-# token (Authorization: Bearer <METRICS_TOKEN>), or from an address in METRICS_ALLOWED_IPS.
+# A scraper is let in with the token of an API client holding the metrics scope
+# (Authorization: Token <key>), with this bearer token (Authorization: Bearer
+# <METRICS_TOKEN>), from an address in METRICS_ALLOWED_IPS, or as staff with view permission.
 METRICS_TOKEN: str = _read("str", "METRICS_TOKEN", "")
 METRICS_ALLOWED_IPS: list[str] = _read("list", "METRICS_ALLOWED_IPS", [])
-
-
-def _ip_networks(name: str, values: list[str]) -> list[Any]:
-    import ipaddress
-
-    networks = []
-    for value in values:
-        try:
-            networks.append(ipaddress.ip_network(value.strip(), strict=False))
-        except ValueError as exc:
-            raise ImproperlyConfigured(
-                f"Environment variable {name} has an invalid value {value!r}: expected IP addresses "
-                f"or networks (10.0.0.5, 10.0.0.0/24), comma-separated ({exc})"
-            ) from exc
-    return networks
 
 
 METRICS_ALLOWED_NETWORKS = _ip_networks("METRICS_ALLOWED_IPS", [v for v in METRICS_ALLOWED_IPS if v.strip()])

@@ -401,12 +401,17 @@ _NON_DIGITS = re.compile(r"\D+")
 
 
 def phone_parts(person: Person) -> tuple[str, str]:
-    """(calling code, national digits): ("+86", "13800138000").
+    """(calling code, national digits): ("+86", "13800138000")."""
+    return split_phone(person.phone_number, person.country)
+
+
+def split_phone(phone_number: str, country: str) -> tuple[str, str]:
+    """(calling code, national digits) of a number as given for a person of ``country``.
 
     A number given in international form (+86 138…, 0086 138…) loses its calling code.
     """
-    code = countries.calling_code(person.country)
-    raw = (person.phone_number or "").strip()
+    code = countries.calling_code(country)
+    raw = (phone_number or "").strip()
     digits = _NON_DIGITS.sub("", raw)
     code_digits = code.lstrip("+")
     if raw.startswith("+") and digits.startswith(code_digits):

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from account_creation import countries
+from account_creation.connectors.http import split_phone
 from account_creation.models import (
     AccountCreationLog,
     AccountCreationRequest,
@@ -83,12 +83,8 @@ def _phone_forms(phone: str, country: str) -> set[str]:
     and masked (138****8000) each."""
     raw = (phone or "").strip()
     digits = "".join(ch for ch in raw if ch.isdigit())
-    code = countries.calling_code(country or "cn").lstrip("+")
-    national = digits  # as the connectors send it (connectors.http.phone_parts)
-    if raw.startswith("+") and digits.startswith(code):
-        national = digits[len(code):]
-    elif raw.startswith("00" + code):
-        national = digits[2 + len(code):]
+    plus_code, national = split_phone(raw, country or "cn")  # as the connectors send it
+    code = plus_code.lstrip("+")
     forms = {raw, digits, national, f"+{code}-{national}", f"+{code}{national}"}
     forms |= {mask_phone(form) for form in list(forms)}
     return {form for form in forms if len(form) >= _MIN_PHONE_CHARS}
