@@ -7,6 +7,8 @@ mailbox address per person and per address.
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -24,6 +26,7 @@ __all__ = [
     "AttemptOutcome",
     "EngineRun",
     "MailboxAddress",
+    "Priority",
     "TaskStatus",
 ]
 
@@ -34,9 +37,27 @@ class TaskStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     BLOCKED = "blocked", "Blocked"
+    CANCELLED = "cancelled", "Cancelled"
 
 
-# Statuses in which a task occupies its (employee, account type) slot.
+class Priority(models.IntegerChoices):
+    """Claim order across requests: lower first. The API speaks the names (high, normal)."""
+
+    HIGH = 0, "high"
+    NORMAL = 1, "normal"
+
+
+PRIORITY_BY_NAME = {"high": Priority.HIGH, "normal": Priority.NORMAL}
+PRIORITY_NAMES = {Priority.HIGH.value: "high", Priority.NORMAL.value: "normal"}
+
+
+def new_request_id() -> str:
+    """An opaque, unguessable request id (the API's requestId), e.g. req_3q2Vd8F1xk0cQ7aZ."""
+    return "req_" + secrets.token_urlsafe(12)
+
+
+# Statuses in which a task occupies its (employee, account type) slot. A cancelled task does
+# not: a later request for the same person and system creates a new task.
 OCCUPYING_STATUSES = (
     TaskStatus.PENDING,
     TaskStatus.PROCESSING,
@@ -48,11 +69,16 @@ OCCUPYING_STATUSES = (
 class AccountCreationRequest(models.Model):
     """One accepted OA approval (originSystem + businessKey); replays are recognised by it."""
 
+    request_id = models.CharField(
+        max_length=40, unique=True, default=new_request_id, editable=False,
+        help_text="The API's requestId: opaque, answered by create_accounts and its replays.",
+    )
     origin_system = models.CharField(max_length=64)
     business_key = models.CharField(max_length=128)
     account_category = models.CharField(
         max_length=32, help_text="The request's accountType, e.g. personal."
     )
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     employee_type = models.CharField(max_length=32)
     system_list = models.JSONField(default=list)
     payload_sha256 = models.CharField(
@@ -66,6 +92,10 @@ class AccountCreationRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(
+        max_length=150, blank=True, help_text="Who cancelled it (API client or staff user)."
+    )
 
     class Meta:
         constraints = [
@@ -81,7 +111,7 @@ class AccountCreationRequest(models.Model):
 
 class AccountCreationTask(models.Model):
     request = models.ForeignKey(
-        AccountCreationRequest, on_delete=models.PROTECT, related_name="tasks"
+        AccountCreationRequest, on_delete=models.PROTECT, related_name="tasks", db_index=False
     )
     origin_system = models.CharField(max_length=64)
     business_key = models.CharField(max_length=128)
@@ -92,6 +122,9 @@ class AccountCreationTask(models.Model):
         help_text="Run order of the account type (its AccountTypeSpec.order; IDaaS first)."
     )
     employee_type = models.CharField(max_length=32)
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, default=Priority.NORMAL, help_text="Due high tasks are claimed first."
+    )
     employee_number = models.CharField(max_length=64)
     employee_name = models.CharField(max_length=100)
     department_code = models.CharField(max_length=64)
@@ -138,7 +171,7 @@ class AccountCreationTask(models.Model):
         indexes = [
             # The claim query: pending tasks in run order. Not a partial index: SQLite cannot
             # match a partial index's condition against a bound parameter (status = ?).
-            models.Index(fields=["status", "sequence", "id"], name="task_claim_idx"),
+            models.Index(fields=["status", "priority", "sequence", "id"], name="task_claim_idx"),
             # Lease recovery: processing tasks by lease expiry.
             models.Index(
                 fields=["locked_until"],
@@ -153,6 +186,8 @@ class AccountCreationTask(models.Model):
             models.Index(fields=["business_key", "-id"], name="task_business_key_idx"),
             models.Index(fields=["origin_system", "-id"], name="task_origin_idx"),
             models.Index(fields=["account_type", "status"], name="task_stats_idx"),
+            # A request's tasks (the request resource, cancellation); replaces the FK's own index.
+            models.Index(fields=["request", "status"], name="task_request_idx"),
         ]
 
     def __str__(self) -> str:

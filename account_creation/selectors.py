@@ -64,19 +64,25 @@ def _dependencies_met() -> Q:
     return condition
 
 
-def eligible_tasks(*, now: datetime, account_types: Iterable[str] | None = None) -> QuerySet[AccountCreationTask]:
+def eligible_tasks(
+    *, now: datetime, account_types: Iterable[str] | None = None, employee_number: str | None = None
+) -> QuerySet[AccountCreationTask]:
     """Pending tasks due by ``now`` whose dependencies completed, in claim order.
 
-    ``account_types`` (default: every registered type) narrows the types.
+    Claim order: high priority first, then run order (IDaaS first), then oldest first —
+    the order of the claim index (status, priority, sequence, id). ``account_types``
+    (default: every registered type) narrows the types, ``employee_number`` to one person.
     """
     queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING)
+    if employee_number is not None:
+        queryset = queryset.filter(employee_number=employee_number)
     if account_types is not None and set(account_types) != set(registry.values()):
         # Only when needed: with it the planners may leave the claim index for another one.
         queryset = queryset.filter(account_type__in=list(account_types))
     return (
         queryset.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(_dependencies_met())
-        .order_by("sequence", "id")
+        .order_by("priority", "sequence", "id")
     )
 
 
@@ -119,7 +125,8 @@ def task_stats(*, caller: Access) -> dict[str, Any]:
         bucket["total_tasks"] += row["n"]
     totals = {f"{status}_tasks": 0 for status in TaskStatus.values} | {"total_tasks": 0}
     for bucket in by_type.values():
-        bucket["completion_rate"] = _rate(bucket["completed_tasks"], bucket["total_tasks"])
+        # A cancelled task was withdrawn, not failed: it counts in neither side of the rate.
+        bucket["completion_rate"] = _rate(bucket["completed_tasks"], bucket["total_tasks"] - bucket["cancelled_tasks"])
         for key in totals:
             totals[key] += bucket[key]
     return {
@@ -129,6 +136,7 @@ def task_stats(*, caller: Access) -> dict[str, Any]:
         "completed_tasks": totals["completed_tasks"],
         "failed_tasks": totals["failed_tasks"],
         "blocked_tasks": totals["blocked_tasks"],
-        "overall_completion_rate": _rate(totals["completed_tasks"], totals["total_tasks"]),
+        "cancelled_tasks": totals["cancelled_tasks"],
+        "overall_completion_rate": _rate(totals["completed_tasks"], totals["total_tasks"] - totals["cancelled_tasks"]),
         "stats_by_type": by_type,
     }

@@ -226,7 +226,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"AccountTypeEnum": "account_creation.models.AccountType"},
+    "ENUM_NAME_OVERRIDES": {
+        "AccountTypeEnum": "account_creation.models.AccountType",
+        "TaskStatusEnum": "account_creation.models.TaskStatus",
+        "RequestStatusEnum": "account_creation.request_selectors.REQUEST_STATUS_CHOICES",
+    },
 }
 
 # --- Downstream systems (names from the product spec) -----------------------------------

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from account_creation.account_types import registry
 from account_creation.countries import COUNTRIES
 from account_creation.models import (
+    PRIORITY_NAMES,
     AccountCreationLog,
     AccountCreationTask,
     TaskStatus,
@@ -168,6 +169,11 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         allow_empty=False,
         help_text="People to create accounts for (see AccountUser).",
     )
+    priority = serializers.ChoiceField(
+        choices=["high", "normal"],
+        required=False,
+        help_text="high: claimed before every due normal task (an urgent hire); default normal.",
+    )
 
     def validate_userList(self, value: list[Any]) -> list[Any]:  # noqa: N802 - wire name
         limit = settings.ACCOUNT_CREATION_MAX_USERS_PER_REQUEST
@@ -204,6 +210,11 @@ class TaskSummarySerializer(serializers.Serializer):
 
 
 class CreateAccountsResponseSerializer(serializers.Serializer):
+    requestId = serializers.CharField(
+        required=False,
+        help_text="The request's id (also in the Location header): GET /account-creation/requests/{requestId}/. "
+        "Absent on a 400, where nothing was accepted.",
+    )
     success = serializers.BooleanField(help_text="True when no user was rejected.")
     created_tasks = serializers.IntegerField()
     replayed = serializers.BooleanField(
@@ -236,6 +247,7 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
             "partner_company",
             "country",
             "status",
+            "priority",
             "attempts",
             "attempts_left",
             "next_attempt_at",
@@ -249,6 +261,11 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = fields
+
+    priority = serializers.SerializerMethodField()
+
+    def get_priority(self, task: AccountCreationTask) -> str:
+        return PRIORITY_NAMES.get(task.priority, "normal")
 
     def get_phone_number(self, task: AccountCreationTask) -> str:
         return mask_phone(task.phone_number)

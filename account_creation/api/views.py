@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -123,6 +124,7 @@ class AccountCreationTaskViewSet(
     serializer_class = s.AccountCreationTaskSerializer
     schema = ErrorDocumentingAutoSchema()
     pagination_class = TaskPagination
+    lookup_value_regex = r"[0-9]+"
     # What each action needs (api_clients.access.ScopePermission); rows are narrowed to the
     # client's origin systems by the selectors, so another client's task answers 404.
     required_scopes = {
@@ -170,7 +172,8 @@ class AccountCreationTaskViewSet(
         examples=[OpenApiExample("The spec's example", value=SPEC_EXAMPLE, request_only=True)],
         description=(
             "Accept a batch. 201: every user accepted; 207: some users rejected (see errors); "
-            "200: this originSystem+businessKey was already accepted (replay, nothing created); "
+            "200: this originSystem+businessKey was already accepted (replay, nothing created, the "
+            "same requestId); every accepted answer has requestId and a Location header; "
             "400: invalid envelope or no user accepted, nothing written; 409: the businessKey "
             "was used before with a different body."
         ),
@@ -212,7 +215,10 @@ class AccountCreationTaskViewSet(
             fingerprint=payload_fingerprint(validated, raw_users),
             client=request.user,
         )
+        assert result.request is not None  # noqa: S101 - an accepted or replayed request has its row
+        request_id = result.request.request_id
         body = {
+            "requestId": request_id,
             "success": not result.errors,
             "created_tasks": result.created_count,
             "replayed": result.replayed,
@@ -229,7 +235,8 @@ class AccountCreationTaskViewSet(
                 for task, created in result.tasks
             ],
         }
-        return Response(body, status=result.status_code)
+        location = request.build_absolute_uri(reverse("account-creation-request-detail", args=[request_id]))
+        return Response(body, status=result.status_code, headers={"Location": location})
 
     @extend_schema(responses=s.AccountCreationLogSerializer(many=True))
     @action(detail=True, methods=["get"])

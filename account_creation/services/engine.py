@@ -65,6 +65,9 @@ class RunSummary:
     unconfigured: dict[str, list[str]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float = 0.0
+    # (task id, account type, outcome kind, message) of each attempt, when the run keeps them
+    # (one person on demand: a handful of tasks).
+    outcomes: list[tuple[int, str, str, str]] = field(default_factory=list)
 
     def add(self, account_type: str, key: str, n: int = 1) -> None:
         self.per_type[account_type][key] += n
@@ -96,6 +99,7 @@ class AccountCreationService:
         stop_event: threading.Event | None = None,
         on_progress: Callable[[RunSummary], None] | None = None,
         record_run: bool = True,
+        employee_number: str | None = None,
     ):
         self.max_tasks = max_tasks
         self.concurrency = max(1, concurrency)
@@ -105,6 +109,8 @@ class AccountCreationService:
         self.stop_event = stop_event or threading.Event()
         self.on_progress = on_progress
         self.record_run = record_run
+        # One person on demand: only their tasks are claimed, and each attempt's outcome is kept.
+        self.employee_number = employee_number
         self.summary = RunSummary(runner_id=self.runner_id)
         self._tokens_before: dict[str, int] = {}
         self.database_error: DatabaseError | None = None
@@ -209,6 +215,7 @@ class AccountCreationService:
             limit=min(size, limit) if limit is not None else size,
             account_types=types,
             due_by=self.started_at,
+            employee_number=self.employee_number,
         )
         with self._summary_lock:
             for claim in claims:
@@ -357,9 +364,14 @@ class AccountCreationService:
             with self._summary_lock:
                 self.summary.add(task.account_type, "unrecorded")
             return
-        key = {"completed": "completed", "retry": "retried", "failed": "failed", "dropped": "dropped"}[outcome.kind]
+        key = {
+            "completed": "completed", "retry": "retried", "failed": "failed", "dropped": "dropped",
+            "cancelled": "cancelled",
+        }[outcome.kind]
         with self._summary_lock:
             self.summary.add(task.account_type, key)
+            if self.employee_number is not None:
+                self.summary.outcomes.append((task.pk, task.account_type, outcome.kind, outcome.message))
             for dependent, count in outcome.blocked.items():
                 self.summary.add(dependent, "blocked", count)
         level = logging.INFO if outcome.kind == "completed" else logging.WARNING

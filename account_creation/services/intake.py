@@ -20,6 +20,7 @@ from django.utils import timezone
 from account_creation.account_types import registry
 from account_creation.models import (
     OCCUPYING_STATUSES,
+    PRIORITY_BY_NAME,
     AccountCreationRequest,
     AccountCreationTask,
 )
@@ -274,6 +275,7 @@ def _accept(
             account_category=envelope["accountType"],
             employee_type=envelope["employeeType"],
             system_list=systems,
+            priority=PRIORITY_BY_NAME[envelope.get("priority") or "normal"],
             payload_sha256=fingerprint,
             user_count=len(users) + len(rejected),
             accepted_count=accepted_users,
@@ -291,7 +293,7 @@ def _accept(
         kv(
             origin_system=origin_system,
             business_key=business_key,
-            request_id=request.pk,
+            request_id=request.request_id,
             users=accepted_users,
             rejected=len(error_dicts),
             created_tasks=len(new_tasks),
@@ -325,6 +327,7 @@ def _new_task(envelope: dict[str, Any], system: str, user: dict[str, Any]) -> Ac
         business_key=envelope["businessKey"],
         account_category=envelope["accountType"],
         employee_type=envelope["employeeType"],
+        priority=PRIORITY_BY_NAME[envelope.get("priority") or "normal"],
         account_type=system,
         sequence=registry.order(system),
         employee_number=user["employeeNumber"],

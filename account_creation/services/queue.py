@@ -41,6 +41,7 @@ from account_creation.connectors.base import AccountResult
 from account_creation.models import AccountCreationLog, AccountCreationTask, AttemptOutcome, TaskStatus
 from account_creation.selectors import attempt_counts, eligible_tasks
 from account_creation.services.backoff import RetryStrategy
+from account_creation.services.cancel import cancel_if_request_cancelled
 from account_creation.services.sql import update_rows, write_transaction
 from accountsync.errors import ConnectorError
 from accountsync.logging import kv
@@ -73,6 +74,7 @@ def task_claim_batch(
     account_types: Iterable[str],
     now: datetime | None = None,
     due_by: datetime | None = None,
+    employee_number: str | None = None,
 ) -> list[Claim]:
     """Claim up to ``limit`` eligible tasks for ``runner_id`` in one short transaction.
 
@@ -85,7 +87,7 @@ def task_claim_batch(
     lease_until = now + timedelta(seconds=settings.ACCOUNT_CREATION_LEASE_SECONDS)
     host = socket.gethostname()
     with write_transaction():
-        candidates = eligible_tasks(now=due_by or now, account_types=account_types)
+        candidates = eligible_tasks(now=due_by or now, account_types=account_types, employee_number=employee_number)
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         tasks = list(candidates[:limit])
@@ -175,7 +177,7 @@ def _release_dependents(task: AccountCreationTask, now: datetime) -> int:
 
 @dataclass
 class Outcome:
-    kind: str  # "completed" | "retry" | "failed" | "dropped"
+    kind: str  # "completed" | "retry" | "failed" | "dropped" | "cancelled" (a retry of a cancelled request)
     blocked: Counter[str] = field(default_factory=Counter)
     released: int = 0
     message: str = ""
@@ -329,6 +331,8 @@ def task_finish_failure(
             )
             kind, log_outcome = "retry", AttemptOutcome.RETRY
             details["next_attempt_at"] = next_at.isoformat()
+            if updated and cancel_if_request_cancelled(task_ids=[task.pk]):
+                kind = "cancelled"
         else:
             if retryable:
                 message = (
@@ -411,6 +415,7 @@ def task_recover_expired_leases(*, now: datetime | None = None) -> Recovery:
             last_error="Lease expired: the previous runner stopped before finishing.",
             updated_at=now,
         )
+        cancel_if_request_cancelled(task_ids=retry_ids)
         reason = "the runner stopped during the last allowed attempt (lease expired)"
         AccountCreationTask.objects.filter(guard, pk__in=[t.pk for t in fail_tasks]).update(
             status=TaskStatus.FAILED,

@@ -20,6 +20,7 @@ from account_creation.connectors import configure_pool, missing_configuration
 from account_creation.models import AccountCreationTask, TaskStatus
 from account_creation.selectors import eligible_tasks
 from account_creation.services.engine import AccountCreationService, RunSummary
+from account_creation.services.on_demand import person_run_now
 from account_creation.services.retry import task_retry_failed
 
 COLUMNS = ("claimed", "completed", "retried", "failed", "blocked")
@@ -76,6 +77,11 @@ class Command(BaseCommand):
             choices=registry.values(),
             help="Only this account type (with --retry-failed, or to process one system).",
         )
+        parser.add_argument(
+            "--employee-number",
+            help="Run only this person's due tasks, now and in order (IDaaS, then WeLink and Email), "
+            "until none of them can run any more; prints what happened to each.",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar even on a terminal.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -106,6 +112,11 @@ class Command(BaseCommand):
                 )
         if options["dry_run"]:
             self._dry_run(types, options["max_tasks"])
+            return
+        if options["employee_number"]:
+            if options["loop"]:
+                raise CommandError("--employee-number runs one person once; it cannot be combined with --loop.")
+            self._run_person(options["employee_number"], types, options["concurrency"])
             return
         configure_pool(options["concurrency"])
         stop = threading.Event()
@@ -166,6 +177,19 @@ class Command(BaseCommand):
         if show_progress:
             sys.stderr.write("\n")
         return summary
+
+    def _run_person(self, employee_number: str, types: list[str], concurrency: int) -> None:
+        report = person_run_now(employee_number=employee_number, account_types=types, concurrency=concurrency)
+        if not report.tasks:
+            raise CommandError(
+                f"Employee {employee_number} has no account creation task. Check the employee number "
+                "(it is case-sensitive) or send the person in a create_accounts request first."
+            )
+        self.stdout.write(
+            f"Employee {employee_number}: {len(report.attempts)} attempt(s) in {report.seconds:.2f} s."
+        )
+        for line in report.lines():
+            self.stdout.write(f"  {line}")
 
     def _print_summary(self, summary: RunSummary) -> None:
         header = f"{'system':<8}" + "".join(f"{name:>11}" for name in COLUMNS)

@@ -178,6 +178,7 @@ def test_task_stats_counts_and_shape_in_one_query(api_client, departments):
         "completed_tasks": 3,
         "failed_tasks": 1,
         "blocked_tasks": 2,
+        "cancelled_tasks": 0,
         "overall_completion_rate": 25.0,
     }
     assert set(stats["stats_by_type"]) == {"idaas", "welink", "email"}
@@ -188,6 +189,7 @@ def test_task_stats_counts_and_shape_in_one_query(api_client, departments):
         "completed_tasks": 1,
         "failed_tasks": 1,
         "blocked_tasks": 0,
+        "cancelled_tasks": 0,
         "completion_rate": 25.0,
     }
     assert stats["stats_by_type"]["email"]["blocked_tasks"] == 1

@@ -1,0 +1,225 @@
+"""Reads of requests as the OA sees them: status and progress derived from their tasks.
+
+A request's status is never stored: it is computed from its own tasks' statuses by one SQL
+expression (:func:`with_progress`), so the list, its ``status`` filter and the detail all
+answer from the same rule and cannot drift from the tasks:
+
+* ``completed`` — every task completed;
+* ``failed`` — nothing left to do (no task pending or processing) and some task failed or
+  is blocked;
+* ``cancelled`` — nothing left to do, nothing failed, and some task was cancelled;
+* ``pending`` — nothing attempted yet (every task pending, no attempt row);
+* ``in_progress`` — otherwise.
+
+A request that created no task of its own (every person's accounts were already requested
+by an earlier request, and reused) has nothing to do: ``completed``; its people still show
+the reused tasks' state and ``ready`` flag.
+
+:func:`request_detail` answers a request of 1,000 people in a fixed number of queries: the
+request row with its progress (one grouped query), its tasks with their attempt counts (one
+query), and the tasks it reused from earlier requests (one more, only if there are any).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from account_creation.account_types import registry
+from account_creation.models import (
+    PRIORITY_NAMES,
+    AccountCreationLog,
+    AccountCreationRequest,
+    AccountCreationTask,
+    TaskStatus,
+)
+from account_creation.selectors import attempts_subquery
+from api_clients.access import Access
+
+
+class RequestStatus:
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    values = (PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED)
+    finished = (COMPLETED, FAILED, CANCELLED)
+
+
+REQUEST_STATUS_CHOICES = [(value, value) for value in RequestStatus.values]
+PROGRESS_KEYS = ("total", "completed", "failed", "blocked", "pending", "processing", "cancelled")
+REUSED_TASK_KEY = "reusedTaskId"  # as intake stores it in a request's warnings
+
+
+def _count(status: str) -> Count:
+    return Count("tasks", filter=Q(tasks__status=status))
+
+
+def with_progress(queryset: QuerySet[AccountCreationRequest]) -> QuerySet[AccountCreationRequest]:
+    """Annotate each request with its task counts, derived ``derived_status`` and finish time."""
+    attempted = AccountCreationLog.objects.filter(task__request_id=OuterRef("pk"))
+    queryset = queryset.annotate(
+        n_total=Count("tasks"),
+        **{f"n_{status}": _count(status) for status in TaskStatus.values},
+        attempted=Exists(attempted),
+        last_change=Max("tasks__updated_at"),
+    )
+    open_ = F("n_pending") + F("n_processing")
+    return queryset.annotate(
+        derived_status=Case(
+            When(Q(n_total=0), then=Value(RequestStatus.COMPLETED)),
+            When(Q(n_pending=0, n_processing=0) & (Q(n_failed__gt=0) | Q(n_blocked__gt=0)),
+                 then=Value(RequestStatus.FAILED)),
+            When(Q(n_pending=0, n_processing=0, n_cancelled__gt=0), then=Value(RequestStatus.CANCELLED)),
+            When(Q(n_pending=0, n_processing=0), then=Value(RequestStatus.COMPLETED)),
+            When(Q(n_pending=F("n_total"), attempted=False), then=Value(RequestStatus.PENDING)),
+            default=Value(RequestStatus.IN_PROGRESS),
+            output_field=CharField(),
+        ),
+        open_tasks=open_,
+    )
+
+
+def request_list(*, caller: Access, filters: dict[str, Any] | None = None) -> QuerySet[AccountCreationRequest]:
+    """The caller's requests (its origin systems only), newest first, with their progress."""
+    queryset = caller.narrow(AccountCreationRequest.objects.order_by("-id"))
+    filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
+    status = filters.pop("status", None)
+    queryset = with_progress(queryset.filter(**filters))
+    if status:
+        queryset = queryset.filter(**{"derived_status": status})
+    return queryset
+
+
+def request_get(*, caller: Access, request_id: str) -> AccountCreationRequest | None:
+    """One of the caller's requests with its progress, or None (another client's is None too)."""
+    return request_list(caller=caller).filter(request_id=request_id).first()
+
+
+def iso(moment: Any) -> str | None:
+    """A datetime as the API writes every one: in TIME_ZONE, with its offset."""
+    return timezone.localtime(moment).isoformat() if moment is not None else None
+
+
+def progress_of(request: Any) -> dict[str, int]:
+    return {key: getattr(request, f"n_{key}") for key in PROGRESS_KEYS}
+
+
+def completed_at_of(request: Any) -> Any:
+    return request.last_change if request.derived_status in RequestStatus.finished else None
+
+
+def request_summary(request: Any) -> dict[str, Any]:
+    """The list's view of a request (an annotated row of :func:`with_progress`)."""
+    return {
+        "requestId": request.request_id,
+        "originSystem": request.origin_system,
+        "businessKey": request.business_key,
+        "status": request.derived_status,
+        "priority": PRIORITY_NAMES.get(request.priority, "normal"),
+        "systemList": list(request.system_list),
+        "progress": progress_of(request),
+        "createdAt": iso(request.created_at),
+        "completedAt": iso(completed_at_of(request)),
+        "cancelledAt": iso(request.cancelled_at),
+    }
+
+
+TASK_COLUMNS = ("id", "request_id", "employee_number", "employee_name", "account_type", "status", "result",
+                "last_error", "next_attempt_at")
+
+
+def _account(row: dict[str, Any], *, reused_from: str | None) -> dict[str, Any]:
+    result = row["result"] or {}
+    account = {
+        "taskId": row["id"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "lastError": row["last_error"],
+        "nextAttemptAt": iso(row["next_attempt_at"]) if row["status"] == TaskStatus.PENDING else None,
+        "username": result.get("username", ""),
+        "email": result.get("email", ""),
+        "accountId": result.get("account_id", ""),
+    }
+    if reused_from is not None:
+        account["reusedFromRequestId"] = reused_from
+    return account
+
+
+@dataclass
+class _Person:
+    employee_number: str
+    employee_name: str
+    accounts: dict[str, dict[str, Any]]
+
+
+def request_people(request: Any) -> list[dict[str, Any]]:
+    """Each accepted person of the request with the state of each requested account."""
+    rows = list(
+        AccountCreationTask.objects.filter(request=request)
+        .order_by("id")
+        .annotate(attempts=attempts_subquery())
+        .values(*TASK_COLUMNS, "attempts")
+    )
+    reused_ids = [w[REUSED_TASK_KEY] for w in request.warnings if isinstance(w, dict) and w.get(REUSED_TASK_KEY)]
+    reused: list[dict[str, Any]] = []
+    if reused_ids:
+        reused = list(
+            AccountCreationTask.objects.filter(pk__in=reused_ids)
+            .annotate(attempts=attempts_subquery(), owner=F("request__request_id"))
+            .values(*TASK_COLUMNS, "attempts", "owner")
+        )
+    people: dict[str, _Person] = {}
+    # Reused tasks were planned with the person's own ones; ordering by the lowest task id
+    # keeps people in the order the request listed them as far as the tasks tell.
+    for row in sorted(rows + reused, key=lambda r: (r["request_id"] != request.pk, r["id"])):
+        person = people.setdefault(
+            row["employee_number"], _Person(row["employee_number"], row["employee_name"], {})
+        )
+        person.accounts[row["account_type"]] = _account(row, reused_from=row.get("owner"))
+    order = {value: index for index, value in enumerate(registry.values())}
+    wanted = list(request.system_list)
+    answer = []
+    for person in people.values():
+        accounts = dict(sorted(person.accounts.items(), key=lambda item: order.get(item[0], len(order))))
+        ready = all(accounts.get(system, {}).get("status") == TaskStatus.COMPLETED for system in wanted)
+        answer.append(
+            {
+                "employeeNumber": person.employee_number,
+                "employeeName": person.employee_name,
+                "ready": ready,
+                "accounts": accounts,
+            }
+        )
+    return answer
+
+
+def request_detail(request: Any) -> dict[str, Any]:
+    """The detail view: the summary plus people, rejected people and warnings."""
+    public_warnings = [
+        {key: value for key, value in warning.items() if key != REUSED_TASK_KEY}
+        for warning in request.warnings
+        if isinstance(warning, dict)
+    ]
+    return request_summary(request) | {
+        "people": request_people(request),
+        "errors": list(request.errors),
+        "warnings": public_warnings,
+    }

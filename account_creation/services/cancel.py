@@ -1,0 +1,124 @@
+"""Cancellation: withdraw a request's tasks that have not started, in one fenced transaction.
+
+The fence is the status guard of one ``UPDATE``: only ``pending`` and ``blocked`` tasks
+become ``cancelled``. On PostgreSQL a task a runner is claiming at that moment is row-locked
+by the claim's ``FOR UPDATE``; the ``UPDATE`` waits for it, re-reads the row, finds it
+``processing`` and leaves it alone — and a claim skips (``SKIP LOCKED``) the rows the
+cancellation holds, then finds them cancelled. On SQLite both are IMMEDIATE transactions,
+one after the other. Either way nothing cancelled is ever attempted and nothing attempted
+is marked cancelled. A task running at that moment finishes and keeps its result; should
+its attempt end in a retry, or its runner vanish, it is cancelled then instead of going back
+to the queue (``cancel_if_request_cancelled``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from account_creation.models import (
+    OCCUPYING_STATUSES,
+    AccountCreationRequest,
+    AccountCreationTask,
+    MailboxAddress,
+    TaskStatus,
+)
+from account_creation.request_selectors import RequestStatus, with_progress
+from account_creation.services.sql import write_transaction
+from accountsync.errors import ConflictError
+from accountsync.logging import kv
+
+logger = logging.getLogger(__name__)
+
+CANCELLABLE = (TaskStatus.PENDING, TaskStatus.BLOCKED)
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    cancelled: int
+    addresses_released: int
+
+
+def cancelled_message(actor: str) -> str:
+    return f"Cancelled by {actor} before it started; nothing was created for it."
+
+
+def request_cancel(*, request: AccountCreationRequest, actor: str) -> Cancellation:
+    """Cancel every task of ``request`` that has not started; 409 when nothing is left to do."""
+    now = timezone.now()
+    with write_transaction():
+        current: Any = with_progress(AccountCreationRequest.objects.filter(pk=request.pk)).get()
+        if current.derived_status in RequestStatus.finished:
+            raise ConflictError(
+                f"Request {request.request_id} has already finished ({current.derived_status}); "
+                "nothing is left to cancel. Accounts already created stay; remove them in the "
+                "downstream systems if the hire was withdrawn.",
+                code="request_finished",
+            )
+        if current.cancelled_at is None:
+            AccountCreationRequest.objects.filter(pk=request.pk).update(cancelled_at=now, cancelled_by=actor[:150])
+        people = list(
+            AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE)
+            .values_list("employee_number", flat=True)
+            .distinct()
+        )
+        cancelled = AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE).update(
+            status=TaskStatus.CANCELLED,
+            next_attempt_at=None,
+            last_error=cancelled_message(actor),
+            completed_at=now,
+            updated_at=now,
+        )
+        released = _release_unused_addresses(people)
+    logger.info(
+        "request cancelled %s",
+        kv(request_id=request.request_id, actor=actor, cancelled=cancelled, addresses_released=released),
+    )
+    return Cancellation(cancelled=cancelled, addresses_released=released)
+
+
+def _release_unused_addresses(employee_numbers: list[str]) -> int:
+    """Free the allocated address of each person left with no task at all that may use it.
+
+    A person with a completed, running or waiting task keeps the address: it is (or will be)
+    the address IDaaS, WeLink and Exchange know. Only a person whose every task was cancelled
+    or failed before anything was created gives it back, so a later hire may take the name.
+    """
+    if not employee_numbers:
+        return 0
+    holding = AccountCreationTask.objects.filter(
+        employee_number=OuterRef("employee_number"), status__in=OCCUPYING_STATUSES
+    )
+    created = AccountCreationTask.objects.filter(
+        employee_number=OuterRef("employee_number"), result__isnull=False
+    )
+    deleted, _ = (
+        MailboxAddress.objects.filter(employee_number__in=employee_numbers)
+        .exclude(Exists(holding))
+        .exclude(Exists(created))
+        .delete()
+    )
+    return deleted
+
+
+def cancel_if_request_cancelled(*, task_ids: list[int], message: str = "") -> int:
+    """Cancel pending tasks of cancelled requests (inside the caller's transaction).
+
+    Called where a task returns to the queue — a retryable failure, an expired lease — so a
+    request cancelled while its task was running does not start that task again.
+    """
+    if not task_ids:
+        return 0
+    return AccountCreationTask.objects.filter(
+        pk__in=task_ids, status=TaskStatus.PENDING, request__cancelled_at__isnull=False
+    ).update(
+        status=TaskStatus.CANCELLED,
+        next_attempt_at=None,
+        last_error=message or "Cancelled: its request was cancelled while this task was running.",
+        completed_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
