@@ -3,6 +3,7 @@
 python proc_runner.py seed N            create N people x 3 systems through the intake
 python proc_runner.py run LATENCY MAX    run the engine with fake connectors (LATENCY s per call)
 python proc_runner.py verify            print JSON facts about tasks and attempts
+python proc_runner.py cancel DELAY      cancel the (only) request after DELAY seconds
 Reads DATABASE_URL; uses accountsync.test_settings.
 """
 
@@ -69,6 +70,17 @@ def run(latency: float, max_tasks: int, concurrency: int) -> None:
     print(json.dumps({"claimed": summary.total("claimed"), "completed": summary.total("completed")}), flush=True)
 
 
+def cancel(delay: float) -> None:
+    import time
+
+    from account_creation.models import AccountCreationRequest
+    from account_creation.services.cancel import request_cancel
+
+    time.sleep(delay)
+    outcome = request_cancel(request=AccountCreationRequest.objects.get(), actor="proc-test")
+    print(json.dumps({"cancelled": outcome.cancelled}), flush=True)
+
+
 def verify() -> None:
     per_task = AccountCreationLog.objects.values("task_id").annotate(
         attempts=Count("id"), succeeded=Count("id", filter=Q(outcome="succeeded"))
@@ -81,6 +93,9 @@ def verify() -> None:
         "max_attempts": max((row["attempts"] for row in per_task), default=0),
         "outcomes": dict(AccountCreationLog.objects.values_list("outcome").annotate(n=Count("id"))),
         "runners": AccountCreationLog.objects.values("runner").distinct().count(),
+        "cancelled_with_attempts": AccountCreationTask.objects.filter(status="cancelled", logs__isnull=False)
+        .distinct()
+        .count(),
     }
     print(json.dumps(facts))
 
@@ -91,6 +106,8 @@ if __name__ == "__main__":
         seed(int(sys.argv[2]))
     elif command == "run":
         run(float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+    elif command == "cancel":
+        cancel(float(sys.argv[2]))
     elif command == "verify":
         verify()
     else:

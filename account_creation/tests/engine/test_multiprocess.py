@@ -115,3 +115,32 @@ def test_a_killed_runner_loses_nothing(fresh_database):
     assert facts["statuses"] == {"completed": people * 3}
     assert facts["outcomes"].get("lost", 0) == before["statuses"]["processing"]
     assert facts["max_succeeded_per_task"] == 1
+
+
+@pytest.mark.skipif(settings.DATABASE_VENDOR != "postgresql", reason="real row locks of PostgreSQL")
+def test_a_cancel_racing_running_engines_never_attempts_a_cancelled_task(fresh_database):
+    """Two runner processes work through a request while a third process cancels it."""
+    people = 150
+    env = _env(fresh_database)
+    _migrate(env)
+    _call(env, "seed", str(people))
+    runners = [
+        subprocess.Popen(
+            [sys.executable, HELPER, "run", "0.01", "100000", "4"], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(2)
+    ]
+    cancelled = json.loads(_call(env, "cancel", "1.5"))["cancelled"]
+    for proc in runners:
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    facts = json.loads(_call(env, "verify"))
+    statuses = facts["statuses"]
+    # The cancel landed mid-run: some work was done, some withdrawn, nothing left in between.
+    assert 0 < cancelled < people * 3, facts
+    assert statuses.get("cancelled") == cancelled
+    assert statuses.get("completed", 0) + cancelled == people * 3, statuses
+    # Nothing cancelled was ever attempted; everything attempted finished with its result.
+    assert facts["cancelled_with_attempts"] == 0
+    assert facts["outcomes"] == {"succeeded": statuses["completed"]}
