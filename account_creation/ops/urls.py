@@ -8,4 +8,5 @@ urlpatterns = [
     path("request/", views.request_view, name="request"),
     path("person/", views.person_view, name="person"),
     path("retry/", views.retry_view, name="retry"),
+    path("run-now/", views.run_now_view, name="run_now"),
 ]

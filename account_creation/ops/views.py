@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -44,6 +45,7 @@ STATUS_COLOURS = {
     TaskStatus.COMPLETED: "#43a047",
     TaskStatus.FAILED: "#e53935",
     TaskStatus.BLOCKED: "#fb8c00",
+    TaskStatus.CANCELLED: "#6d4c41",
 }
 
 
@@ -205,6 +207,32 @@ def person_view(request: HttpRequest) -> HttpResponse:
             request, title, query=query or employee, people=people, person=person, searched=bool(query or employee)
         ),
     )
+
+
+@staff_required(CHANGE_TASKS)
+@require_POST
+def run_now_view(request: HttpRequest) -> HttpResponse:
+    """Run one person's due tasks now (provision on demand), then show the person page."""
+    from account_creation.services.on_demand import person_run_now
+
+    employee = request.POST.get("employee", "").strip()[:64]
+    target = f"{reverse('ops:person')}?{urlencode({'employee': employee})}"
+    if not employee:
+        messages.error(request, "Give an employee number to run.")
+        return HttpResponseRedirect(reverse("ops:person"))
+    report = person_run_now(employee_number=employee)
+    logger.info(
+        "dashboard run now %s", kv(user=request.user.pk, employee_number=employee, attempts=len(report.attempts))
+    )
+    if not report.tasks:
+        messages.error(request, f"Employee {employee} has no account creation task.")
+    elif not report.attempts:
+        messages.warning(request, f"Nothing of {employee} could run now; each task below says why it waits.")
+    else:
+        messages.success(request, f"Ran {len(report.attempts)} attempt(s) for {employee} in {report.seconds:.1f} s.")
+    for line in report.lines():
+        messages.info(request, line)
+    return HttpResponseRedirect(target)
 
 
 @staff_required(CHANGE_TASKS)

@@ -199,7 +199,8 @@ def test_one_person_runs_now_in_order_and_the_command_says_what_happened(api_cli
     assert statuses("P000127") == {"idaas": "pending", "welink": "pending", "email": "pending"}
     assert fakes["idaas"].call_times[0] < fakes["welink"].call_times[0]
     assert "Employee P000126: 3 attempt(s)" in text
-    assert "attempt: idaas task" in text and "completed" in text
+    assert "attempt: idaas task" in text
+    assert "completed" in text
     assert re.search(r"now: email task #\d+ completed: created \(zP000126, zhangsan@corp.example.com", text)
 
 
@@ -210,7 +211,8 @@ def test_on_demand_reports_why_a_task_waits(api_client, departments, fakes, sett
     out = StringIO()
     call_command("process_account_creation_tasks", "--employee-number", "P000126", stdout=out)
     text = out.getvalue()
-    assert "attempt: idaas task" in text and "retry" in text
+    assert "attempt: idaas task" in text
+    assert "retry" in text
     assert "waits for its next attempt at" in text
     assert "waits for the idaas account to be created first" in text
     assert len(fakes["idaas"].calls) == 1
@@ -229,3 +231,26 @@ def test_on_demand_leaves_a_task_another_runner_holds(api_client, departments, f
     assert not fakes["idaas"].calls
     assert "another runner holds it (other-runner)" in out.getvalue()
     assert statuses()["idaas"] == TaskStatus.PROCESSING
+
+
+def test_the_person_page_runs_a_person_now_for_operators_who_may_change_tasks(
+    api_client, departments, fakes, django_user_model
+):
+    from account_creation.tests.ops.sandbox_data import staff_client
+
+    create(api_client)
+    viewer = staff_client(django_user_model, username="viewer", perms=("view_accountcreationtask",))
+    page = viewer.get("/admin/status/person/", {"employee": "P000126"}).content.decode()
+    assert 'id="run-now"' not in page
+    assert viewer.post("/admin/status/run-now/", {"employee": "P000126"}).status_code == 403
+    assert statuses()["idaas"] == "pending"
+
+    operator = staff_client(django_user_model)
+    page = operator.get("/admin/status/person/", {"employee": "P000126"}).content.decode()
+    assert 'id="run-now"' in page
+    response = operator.post("/admin/status/run-now/", {"employee": "P000126"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/admin/status/person/?employee=P000126"
+    assert statuses() == {"idaas": "completed", "welink": "completed", "email": "completed"}
+    text = response.content.decode()
+    assert "Ran 3 attempt(s) for P000126" in text
+    assert "zhangsan@corp.example.com" in text
