@@ -3,9 +3,11 @@
 
     ACCOUNTSYNC_URL=http://127.0.0.1:8000 ACCOUNTSYNC_TOKEN=<token> python test_api.py
 
-Posts the spec's example request, polls until its three tasks are completed, prints the
-tasks and accounts, checks task_stats and each task's logs, refusals of bad input and of
-anonymous callers. Exits non-zero on any failure. (Not collected by pytest.)
+Posts the spec's example request, polls the request resource (GET
+/account-creation/requests/{requestId}/) until its person is ready, prints the accounts,
+checks the replay (same requestId), a cancellation, task_stats and each task's logs,
+refusals of bad input and of anonymous callers. Exits non-zero on any failure. (Not
+collected by pytest.)
 """
 
 from __future__ import annotations
@@ -91,31 +93,60 @@ def main() -> int:
         print("       (this businessKey was sent before: the answer is a replay with the existing tasks)")
     else:
         check(body.get("created_tasks") == 3, f"3 tasks created ({body.get('created_tasks')})")
+    request_id = body.get("requestId", "")
+    check(bool(request_id), f"the answer names the request ({request_id})")
+    check(created.headers.get("Location", "").endswith(f"/account-creation/requests/{request_id}/"),
+          "the Location header points at the request")
     replay = call("POST", "/account-creation/create_accounts/", json=SPEC_EXAMPLE)
     check(replay.status_code == 200 and replay.json().get("created_tasks") == 0,
           "sending it again creates nothing (replay)")
+    check(replay.json().get("requestId") == request_id, "the replay answers the same requestId")
     task_ids = [task["id"] for task in body.get("tasks", [])]
     check(len(task_ids) == 3, f"the answer lists 3 tasks ({len(task_ids)})")
 
-    print(f"waiting up to {TIMEOUT:.0f} s for the engine to create the accounts")
+    print(f"waiting up to {TIMEOUT:.0f} s for the person to be ready (polling the request)")
     deadline = time.monotonic() + TIMEOUT
-    tasks: list[dict[str, Any]] = []
+    request: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        tasks = [call("GET", f"/account-creation/{task_id}/").json() for task_id in task_ids]
-        if tasks and all(task["status"] in ("completed", "failed", "blocked") for task in tasks):
+        request = call("GET", f"/account-creation/requests/{request_id}/").json()
+        if request.get("status") in ("completed", "failed", "cancelled"):
             break
         time.sleep(1)
-    print(f"  {'id':>5}  {'system':<7} {'status':<10} {'tries':>5}  {'username':<10} {'email':<28} account id")
-    for task in tasks:
-        result = task.get("result") or {}
+    people = request.get("people", [])
+    person = people[0] if people else {}
+    print(f"  request {request_id}: {request.get('status')} {request.get('progress')}")
+    print(f"  {'system':<7} {'status':<10} {'tries':>5}  {'username':<10} {'email':<28} account id")
+    for system, account in person.get("accounts", {}).items():
         print(
-            f"  {task['id']:>5}  {task['account_type']:<7} {task['status']:<10} {task['attempts']:>5}  "
-            f"{result.get('username', ''):<10} {result.get('email', ''):<28} {result.get('account_id', '')}"
+            f"  {system:<7} {account['status']:<10} {account['attempts']:>5}  "
+            f"{account['username']:<10} {account['email']:<28} {account['accountId']}"
         )
-    check(bool(tasks) and all(task["status"] == "completed" for task in tasks), "all three tasks completed")
-    if tasks:
-        emails = {(task.get("result") or {}).get("email") for task in tasks}
-        check(len(emails) == 1, "every system got the same mailbox address")
+    check(person.get("employeeNumber") == "P000126" and person.get("ready") is True,
+          "the spec's person P000126 is ready")
+    check(request.get("status") == "completed" and request.get("completedAt") is not None,
+          "the request is completed")
+    emails = {account.get("email") for account in person.get("accounts", {}).values()}
+    check(len(emails) == 1 and "" not in emails, "every system got the same mailbox address")
+    finished = call("POST", f"/account-creation/requests/{request_id}/cancel/")
+    check(finished.status_code == 409, f"a finished request cannot be cancelled ({finished.status_code})")
+
+    print("cancel")
+    withdrawn = {**SPEC_EXAMPLE, "businessKey": f"withdrawn-{int(time.time())}",
+                 "userList": [{**SPEC_EXAMPLE["userList"][0], "employeeNumber": f"W{int(time.time()) % 10**8}",
+                               "employeeName": "李四"}]}
+    other = call("POST", "/account-creation/create_accounts/", json=withdrawn).json()
+    cancelled = call("POST", f"/account-creation/requests/{other.get('requestId')}/cancel/")
+    # The engine may have started (or even finished) the person already: a running task finishes.
+    if cancelled.status_code == 200:
+        left = cancelled.json()["progress"]
+        check(left["pending"] == 0 and left["blocked"] == 0, "cancel leaves nothing waiting")
+        check(cancelled.json()["status"] in ("cancelled", "in_progress", "completed"),
+              f"the cancelled request says so ({cancelled.json()['status']})")
+    else:
+        check(cancelled.status_code == 409,
+              f"cancel answers 200, or 409 when already finished ({cancelled.status_code})")
+    hidden = call("GET", "/account-creation/requests/req_not-a-request/")
+    check(hidden.status_code == 404, "an unknown request is a 404")
 
     print("monitoring")
     stats = call("GET", "/account-creation/task_stats/").json()
