@@ -23,7 +23,7 @@ BASE = os.environ.get("ACCOUNTSYNC_URL", "http://127.0.0.1:8000").rstrip("/")
 TOKEN = os.environ.get("ACCOUNTSYNC_TOKEN", "")
 TIMEOUT = float(os.environ.get("ACCOUNTSYNC_WAIT_SECONDS", "120"))
 
-SPEC_EXAMPLE = {
+SPEC_EXAMPLE: dict[str, Any] = {
     "originSystem": "oa",
     "businessKey": "65090",
     "accountType": "personal",

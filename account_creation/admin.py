@@ -112,15 +112,18 @@ class AccountCreationLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class AccountCreationRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "id",
+        "request_id",
         "origin_system",
         "business_key",
         "employee_type",
+        "priority",
         "user_count",
         "accepted_count",
         "created_at",
+        "cancelled_at",
     )
-    search_fields = ("business_key",)
-    list_filter = ("origin_system",)
+    search_fields = ("business_key", "request_id")
+    list_filter = ("origin_system", "priority")
 
 
 @admin.register(MailboxAddress)

@@ -55,6 +55,18 @@ def setup(vendor: str) -> None:
         call_command("load_department_mappings", stdout=devnull)
 
 
+def bench_client():  # noqa: ANN201 - an APIClient, imported after django.setup()
+    """A DRF test client holding an oa key with scopes intake and read."""
+    from rest_framework.test import APIClient
+
+    from api_clients.services import client_issue_key
+
+    key = client_issue_key(name="bench", origin_systems=["oa"], scopes=["intake", "read"]).key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
 def body(size: int, run: str) -> str:
     users = [
         {
@@ -91,13 +103,8 @@ def main() -> None:
     from django.db import connection
     from django.test import override_settings
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.test import APIClient
 
-    from api_clients.services import client_issue_key
-
-    key = client_issue_key(name="bench", origin_systems=["oa"], scopes=["intake", "read"]).key
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client = bench_client()
     url = "/account-creation/create_accounts/"
     counter = iter(range(10**9))
 

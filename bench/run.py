@@ -2,7 +2,7 @@
 
     python bench/run.py [--db sqlite|postgres|both] [--quick] [--runs N] [--write | --no-write]
 
-Runs each benchmark script as a subprocess with ``--json`` (ingest, engine_overhead,
+Runs each benchmark script as a subprocess with ``--json`` (ingest, request_view, engine_overhead,
 throughput, idle on each database; scale on PostgreSQL only, once: it seeds a million
 tasks), takes the median over the runs, prints one table with each target and whether
 it is met, and replaces the part of docs/PERFORMANCE.md between the markers with it.
@@ -145,6 +145,15 @@ class Suite:
         queries.values.append(by_users[1000]["queries"] - by_users[1]["queries"])
         queries.note = f"{by_users[1]['queries']} queries for 1 user, {by_users[1000]['queries']} for 1,000"
 
+    def request_view(self, db: str) -> None:
+        data = run_json("request_view.py", "--db", db, "--people", "1,1000", "--repeat", "3" if self.quick else "7")
+        by_people = {row["people"]: row for row in data["rows"]}
+        entry = self.row("request detail, 1,000 people (median)", db, "ms", target=200)
+        entry.values.append(by_people[1000]["median_ms"])
+        entry.note = f"{by_people[1000]['kib']} KiB answer"
+        queries = self.row("request detail queries, 1,000 people − 1 person", db, "queries", target=0)
+        queries.values.append(by_people[1000]["queries"] - by_people[1]["queries"])
+
     def engine_overhead(self, db: str) -> None:
         people = "100" if self.quick else "1000"
         data = run_json("engine_overhead.py", "--db", db, "--people", people, "--repeat", "1" if self.quick else "3")
@@ -273,7 +282,7 @@ def main() -> None:
     suite = Suite(args.quick, runs)
     started = time.perf_counter()
     for db in databases:
-        for name in ("ingest", "engine_overhead", "idle", "throughput"):
+        for name in ("ingest", "request_view", "engine_overhead", "idle", "throughput"):
             if name in skip:
                 continue
             for run in range(runs):
