@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "simple_history",
     "departments",
     "account_creation",
+    "callbacks",
     # Content-Security-Policy (its checks: CONTENT_SECURITY_POLICY below) and the admin
     # login's lockout after repeated failures (AXES_* below).
     "csp",
@@ -280,6 +281,23 @@ ACCOUNT_CREATION_MAX_USERS_PER_REQUEST: int = _positive(
 ACCOUNT_CREATION_RUN_INTERVAL_SECONDS: float = _positive(
     "ACCOUNT_CREATION_RUN_INTERVAL_SECONDS", 300.0, kind="float"
 )
+
+# --- Completion callbacks (callbacks app) -------------------------------------------------
+# Delivered by the same process_account_creation_tasks runs, after their account work.
+CALLBACK_MAX_ATTEMPTS: int = _positive("CALLBACK_MAX_ATTEMPTS", 12)
+# First retry after this many seconds, doubling (with jitter) up to the maximum; 0 retries
+# at the next run.
+CALLBACK_BACKOFF_BASE_SECONDS: float = _positive("CALLBACK_BACKOFF_BASE_SECONDS", 30.0, kind="float", allow_zero=True)
+CALLBACK_BACKOFF_MAX_SECONDS: float = _positive("CALLBACK_BACKOFF_MAX_SECONDS", 6 * 3600.0, kind="float")
+CALLBACK_TIMEOUT_SECONDS: float = _positive("CALLBACK_TIMEOUT_SECONDS", 5.0, kind="float")
+# At most this many deliveries in flight to one receiver (every runner together).
+CALLBACK_CONCURRENCY_PER_RECEIVER: int = _positive("CALLBACK_CONCURRENCY_PER_RECEIVER", 2)
+# How long one run may spend delivering after its account work (the rest waits for the next).
+CALLBACK_DELIVERY_SECONDS: float = _positive("CALLBACK_DELIVERY_SECONDS", 30.0, kind="float")
+# A delivery whose runner vanished is taken over after this long.
+CALLBACK_LEASE_SECONDS: float = _positive("CALLBACK_LEASE_SECONDS", 60.0, kind="float")
+# Non-loopback callback URLs must be https unless this is true (a test network).
+CALLBACK_ALLOW_HTTP: bool = _read("bool", "CALLBACK_ALLOW_HTTP", False)
 
 # --- Trust boundaries: reserved names and personal-data retention ------------------------
 # Account names no hire may get (account_creation/reserved.py), compared case-insensitively

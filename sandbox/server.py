@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sandbox.faults import FaultConfigError, faults_from_payload
+from sandbox.oa_receiver import OaReceiver, ReceiverConfigError, parse_body
 from sandbox.systems import Credentials, SimulatedRoute, SimulatedSystem, simulated_systems
 from sandbox.world import Plan, Reply, World, kv
 
@@ -48,6 +49,7 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 256  # bursts of parallel clients must not be refused at accept
     world: World
     routes: _Routes
+    oa: OaReceiver
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -100,13 +102,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply(200, world.faults.as_dict()))
         elif path == "/_sandbox/health":
             self._send(Reply(200, {"status": "ok"}))
+        elif path == "/_sandbox/oa/events":
+            self._send(Reply(200, self.server.oa.snapshot()))
         else:
             self._not_found(path)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         path = self._path()
         try:
-            if path.startswith("/_sandbox/"):
+            if path.startswith("/_sandbox/oa/"):
+                self._oa(path)
+            elif path.startswith("/_sandbox/"):
                 self._control(path)
             else:
                 self._system(path)
@@ -116,6 +122,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_found(self, path: str) -> None:
         self._send(Reply(404, {"message": f"no such path in the sandbox: {path}"}))
+
+    def _oa(self, path: str) -> None:
+        """The sandbox's OA: receives callbacks (signature checked), and its controls."""
+        oa = self.server.oa
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(min(length, MAX_BODY_BYTES)) if length > 0 else b""
+        if path == "/_sandbox/oa/callback":
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            status, body = oa.receive(raw, headers, self.server.world.wait)
+            self._send(Reply(status, body))
+        elif path == "/_sandbox/oa/config":
+            try:
+                self._send(Reply(200, oa.configure(parse_body(raw))))
+            except (ReceiverConfigError, ValueError) as exc:
+                self._send(Reply(400, {"message": str(exc)}))
+        elif path == "/_sandbox/oa/reset":
+            oa.reset()
+            self._send(Reply(200, {"reset": True}))
+        else:
+            self._not_found(path)
 
     def _control(self, path: str) -> None:
         world = self.server.world
@@ -187,6 +213,8 @@ class SandboxServer:
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.world = self.world
         self._httpd.routes = _routes(self.systems)
+        self.oa = OaReceiver()
+        self._httpd.oa = self.oa
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
         self._stopped = False

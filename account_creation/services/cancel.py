@@ -31,6 +31,7 @@ from account_creation.request_selectors import RequestStatus, with_progress
 from account_creation.services.sql import write_transaction
 from accountsync.errors import ConflictError
 from accountsync.logging import kv
+from callbacks.services import callback_events_emit
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def request_cancel(*, request: AccountCreationRequest, actor: str) -> Cancellati
             updated_at=now,
         )
         released = _release_unused_addresses(people)
+        callback_events_emit(people={request.pk: set(people)}, now=now)
     logger.info(
         "request cancelled %s",
         kv(request_id=request.request_id, actor=actor, cancelled=cancelled, addresses_released=released),

@@ -43,6 +43,7 @@ from account_creation.services.queue import (
 from account_creation.services.sql import use_async_commits
 from accountsync.errors import ConnectorError
 from accountsync.logging import kv
+from callbacks.delivery import DeliverySummary, callbacks_deliver
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ class RunSummary:
     # (task id, account type, outcome kind, message) of each attempt, when the run keeps them
     # (one person on demand: a handful of tasks).
     outcomes: list[tuple[int, str, str, str]] = field(default_factory=list)
+    # Completion callbacks delivered after the account work (callbacks.delivery).
+    callbacks: DeliverySummary | None = None
+    account_seconds: float = 0.0  # the account work alone, before deliveries
 
     def add(self, account_type: str, key: str, n: int = 1) -> None:
         self.per_type[account_type][key] += n
@@ -100,6 +104,7 @@ class AccountCreationService:
         on_progress: Callable[[RunSummary], None] | None = None,
         record_run: bool = True,
         employee_number: str | None = None,
+        deliver_callbacks: bool = True,
     ):
         self.max_tasks = max_tasks
         self.concurrency = max(1, concurrency)
@@ -111,6 +116,7 @@ class AccountCreationService:
         self.record_run = record_run
         # One person on demand: only their tasks are claimed, and each attempt's outcome is kept.
         self.employee_number = employee_number
+        self.deliver_callbacks = deliver_callbacks
         self.summary = RunSummary(runner_id=self.runner_id)
         self._tokens_before: dict[str, int] = {}
         self.database_error: DatabaseError | None = None
@@ -148,6 +154,11 @@ class AccountCreationService:
                 self._run_inline(types)
             else:
                 self._run_threaded(types)
+            self.summary.account_seconds = time.monotonic() - started
+            # After the account work, never before it: a slow or absent receiver costs the
+            # next accounts nothing (the delivery time is bounded by CALLBACK_DELIVERY_SECONDS).
+            if self.deliver_callbacks and self.database_error is None:
+                self.summary.callbacks = callbacks_deliver(runner_id=self.runner_id, stop_event=self.stop_event)
         finally:
             self.summary.finished = time.monotonic()
             if self.database_error is None:

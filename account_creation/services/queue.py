@@ -46,6 +46,7 @@ from account_creation.services.sql import update_rows, write_transaction
 from accountsync.errors import ConnectorError
 from accountsync.logging import kv
 from accountsync.redaction import redact_text, stored_details
+from callbacks.services import callback_events_emit, requests_with_callbacks
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Claim:
     claimed_at: float  # monotonic, for the duration
     claimed_at_lease: float = 0.0  # monotonic time the lease was last set
     started: float = 0.0  # monotonic time the attempt itself began (after waiting in its batch)
+    notify: bool = False  # its request's client has a callback: outcomes write callback events
 
     def __post_init__(self) -> None:
         self.claimed_at_lease = self.claimed_at
@@ -128,8 +130,15 @@ def task_claim_batch(
                 )
             )
         AccountCreationLog.objects.bulk_create(logs)
+        notify = requests_with_callbacks(task.request_id for task in tasks)
     started = time.monotonic()
-    return [Claim(task=log.task, log_id=log.pk, attempt=log.execution_attempt, claimed_at=started) for log in logs]
+    return [
+        Claim(
+            task=log.task, log_id=log.pk, attempt=log.execution_attempt, claimed_at=started,
+            notify=log.task.request_id in notify,
+        )
+        for log in logs
+    ]
 
 
 def task_renew_lease(*, claim: Claim, runner_id: str) -> bool:
@@ -274,7 +283,9 @@ def _finish_success_postgres(claim: Claim, runner_id: str, result: AccountResult
 def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) -> Outcome:
     task = claim.task
     now = timezone.now()
-    if connection.vendor == "postgresql" and connection.get_autocommit():
+    # The one-statement path has no room for the callback outbox: a task whose request
+    # wants callbacks takes the transaction below, which writes its events with it.
+    if connection.vendor == "postgresql" and connection.get_autocommit() and not claim.notify:
         return _finish_success_postgres(claim, runner_id, result, now)
     with write_transaction(wait_for_flush=False):
         updated = _fenced_update(
@@ -300,6 +311,8 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
             return Outcome("dropped")
         _finish_log(claim, now, outcome=AttemptOutcome.SUCCEEDED, error_message="")
         released = _release_dependents(task, now)
+        if claim.notify:
+            callback_events_emit(people={task.request_id: {task.employee_number}}, now=now)
     return Outcome("completed", released=released)
 
 
@@ -369,6 +382,8 @@ def task_finish_failure(
             traceback=redact_text(tb),
         )
         blocked = _block_dependents(task, message, now) if kind == "failed" else Counter()
+        if claim.notify and kind in ("failed", "cancelled"):
+            callback_events_emit(people={task.request_id: {task.employee_number}}, now=now)
     return Outcome(kind, blocked=blocked, message=message)
 
 
@@ -427,6 +442,11 @@ def task_recover_expired_leases(*, now: datetime | None = None) -> Recovery:
         )
         for task in fail_tasks:
             recovery.blocked += _block_dependents(task, reason, now)
+        if fail_tasks or retry_ids:
+            changed: dict[int, set[str]] = {}
+            for task in tasks:
+                changed.setdefault(task.request_id, set()).add(task.employee_number)
+            callback_events_emit(people=changed, now=now)
     recovery.recovered, recovery.failed = len(tasks), len(fail_tasks)
     logger.warning(
         "leases recovered %s", kv(count=len(tasks), failed=len(fail_tasks), blocked=recovery.blocked.total())

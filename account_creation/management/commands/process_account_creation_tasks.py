@@ -125,7 +125,8 @@ class Command(BaseCommand):
         while True:
             summary = self._run_once(types, options, stop)
             # In loop mode an idle run prints nothing, so the output shows only real work.
-            if not options["loop"] or summary.total("claimed") or summary.recovered:
+            delivered = summary.callbacks.attempted if summary.callbacks else 0
+            if not options["loop"] or summary.total("claimed") or summary.recovered or delivered:
                 self._print_summary(summary)
             if not options["loop"] or stop.is_set():
                 return
@@ -207,6 +208,11 @@ class Command(BaseCommand):
         dropped = summary.total("dropped")
         if dropped:
             extra.append(f"{dropped} result(s) dropped after a lost lease")
+        callbacks = summary.callbacks
+        if callbacks and callbacks.attempted:
+            extra.append(
+                f"callbacks: {callbacks.delivered} delivered, {callbacks.retried} to retry, {callbacks.failed} failed"
+            )
         self.stdout.write(
             f"Run {summary.runner_id} finished in {summary.seconds:.2f} s: {summary.stop_reason}."
             + (" " + "; ".join(extra) + "." if extra else "")

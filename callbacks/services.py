@@ -1,0 +1,233 @@
+"""Callbacks: configure a client's endpoint, and write events in the transaction that causes them.
+
+:func:`callback_events_emit` is the outbox: the queue calls it inside the transaction that
+completes, fails or cancels a task, for the people and requests that change touched. It
+writes ``person.completed`` (all of a person's tasks in the request completed),
+``person.failed`` (a task of that person failed or was blocked) and ``request.completed``
+(no task of the request is pending or processing any more), each at most once — the
+``dedupe_key`` is unique in the database, and the insert skips a cause that already has its
+event, so two runners finishing the last two tasks of a request at once write one event.
+No event is lost if the process dies after the commit (it was committed with the change),
+and none exists for a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
+
+from account_creation.models import AccountCreationRequest, AccountCreationTask, TaskStatus
+from account_creation.request_selectors import iso, progress_of, with_progress
+from accountsync.errors import DomainError
+from accountsync.logging import kv
+from api_clients.models import ApiClient
+from callbacks.models import CallbackEndpoint, CallbackEvent, EventType, new_secret
+
+logger = logging.getLogger(__name__)
+
+PREVIOUS_SECRET_GRACE = timedelta(hours=24)
+
+
+# --- configuration ----------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def callback_url_validate(url: str) -> str:
+    """The URL, or a DomainError saying what is wrong with it and how to fix it."""
+    url = url.strip()
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise DomainError(
+            f"{url[:200]!r} is not an http(s) URL; give the full address, e.g. https://oa.example.com/hooks/accountsync.",
+            code="callback_url_invalid",
+        ) from None
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not _is_loopback(parts.hostname or "") and not settings.CALLBACK_ALLOW_HTTP:
+        raise DomainError(
+            f"Callback URLs must use https (events carry people's names and accounts): {url[:200]!r}. "
+            "Use https, or set CALLBACK_ALLOW_HTTP=true on a closed test network.",
+            code="callback_url_not_https",
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class Configured:
+    endpoint: CallbackEndpoint
+    created: bool
+    rotated: bool
+
+
+def callback_configure(
+    *, client_name: str, url: str | None = None, enabled: bool | None = None, rotate_secret: bool = False
+) -> Configured:
+    """Set a client's callback URL / enabled flag; rotating keeps the old secret valid for 24 h."""
+    client = ApiClient.objects.filter(name=client_name).first()
+    if client is None:
+        raise DomainError(
+            f"No API client named {client_name!r}; create it first with create_api_token {client_name} "
+            "--origin-system ….",
+            code="client_not_found",
+        )
+    endpoint = CallbackEndpoint.objects.filter(client=client).first()
+    created = endpoint is None
+    if endpoint is None:
+        if url is None:
+            raise DomainError(
+                f"{client_name} has no callback yet; give --url.", code="callback_url_missing"
+            )
+        endpoint = CallbackEndpoint(client=client)
+    if url is not None:
+        endpoint.url = callback_url_validate(url)
+    if enabled is not None:
+        endpoint.enabled = enabled
+    if rotate_secret and not created:
+        now = timezone.now()
+        endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, now + PREVIOUS_SECRET_GRACE
+        endpoint.secret, endpoint.secret_rotated_at = new_secret(), now
+    endpoint.save()
+    logger.info(
+        "callback configured %s",
+        kv(client=client_name, enabled=endpoint.enabled, created=created, rotated=rotate_secret and not created),
+    )
+    return Configured(endpoint=endpoint, created=created, rotated=rotate_secret and not created)
+
+
+def signing_secrets(endpoint: CallbackEndpoint, now: datetime | None = None) -> list[str]:
+    """The secrets an event is signed with now: the current one, and the previous one for 24 h."""
+    now = now or timezone.now()
+    found = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > now:
+        found.append(endpoint.previous_secret)
+    return found
+
+
+# --- the outbox -------------------------------------------------------------------------
+
+
+def requests_with_callbacks(request_ids: Iterable[int]) -> set[int]:
+    """Which of these requests belong to a client with an enabled callback (one query)."""
+    ids = {pk for pk in request_ids if pk is not None}
+    if not ids:
+        return set()
+    return set(
+        AccountCreationRequest.objects.filter(pk__in=ids, client__api_client__callback__enabled=True).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def _person_event(kind: str, request: Any, number: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    accounts: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        result = row["result"] or {}
+        account: dict[str, Any] = {"status": row["status"]}
+        if row["status"] == TaskStatus.COMPLETED:
+            account |= {
+                "username": result.get("username", ""),
+                "email": result.get("email", ""),
+                "accountId": result.get("account_id", ""),
+            }
+        else:
+            account["lastError"] = row["last_error"]
+        accounts[row["account_type"]] = account
+    return {
+        "requestId": request.request_id,
+        "originSystem": request.origin_system,
+        "businessKey": request.business_key,
+        "employeeNumber": number,
+        "employeeName": rows[0]["employee_name"],
+        "accounts": accounts,
+    }
+
+
+def callback_events_emit(*, people: dict[int, set[str]], now: datetime | None = None) -> int:
+    """Write the events these task changes cause (call inside the change's transaction).
+
+    ``people`` maps request primary keys to the employee numbers whose tasks changed. Returns
+    how many events were new.
+    """
+    now = now or timezone.now()
+    wanted = requests_with_callbacks(people)
+    if not wanted:
+        return 0
+    requests: dict[int, Any] = {
+        request.pk: request
+        for request in with_progress(AccountCreationRequest.objects.filter(pk__in=wanted)).select_related(
+            "client__api_client__callback"
+        )
+    }
+    numbers = {number for pk in wanted for number in people[pk]}
+    rows: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in (
+        AccountCreationTask.objects.filter(request_id__in=wanted, employee_number__in=numbers)
+        .order_by("sequence", "id")
+        .values("request_id", "employee_number", "employee_name", "account_type", "status", "result", "last_error")
+    ):
+        rows[(row["request_id"], row["employee_number"])].append(dict(row))
+    events: list[CallbackEvent] = []
+    for pk, request in requests.items():
+        endpoint = request.client.api_client.callback
+        for number in sorted(people[pk]):
+            tasks = rows.get((pk, number), [])
+            statuses = {row["status"] for row in tasks}
+            if tasks and statuses == {TaskStatus.COMPLETED}:
+                kind = EventType.PERSON_COMPLETED
+            elif statuses & {TaskStatus.FAILED, TaskStatus.BLOCKED}:
+                kind = EventType.PERSON_FAILED
+            else:
+                continue
+            events.append(_event(endpoint, kind, f"{kind}:{request.request_id}:{number}",
+                                 _person_event(kind, request, number, tasks), now))
+        if request.open_tasks == 0:
+            data = {
+                "requestId": request.request_id,
+                "originSystem": request.origin_system,
+                "businessKey": request.business_key,
+                "status": request.derived_status,
+                "progress": progress_of(request),
+            }
+            kind = EventType.REQUEST_COMPLETED
+            events.append(_event(endpoint, kind, f"{kind}:{request.request_id}", data, now))
+    if not events:
+        return 0
+    existing = set(
+        CallbackEvent.objects.filter(dedupe_key__in=[event.dedupe_key for event in events]).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    fresh = [event for event in events if event.dedupe_key not in existing]
+    # ignore_conflicts: a racing runner that wrote the same cause first wins; the unique
+    # constraint, not the read above, is what makes the event exist once.
+    CallbackEvent.objects.bulk_create(fresh, ignore_conflicts=True)
+    return len(fresh)
+
+
+def _event(endpoint: CallbackEndpoint, kind: str, key: str, data: dict[str, Any], now: datetime) -> CallbackEvent:
+    return CallbackEvent(
+        endpoint=endpoint,
+        type=kind,
+        dedupe_key=key[:300],
+        payload={"type": kind, "timestamp": iso(now), "data": data},
+        next_attempt_at=now,
+    )
