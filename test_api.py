@@ -22,6 +22,8 @@ import requests
 BASE = os.environ.get("ACCOUNTSYNC_URL", "http://127.0.0.1:8000").rstrip("/")
 TOKEN = os.environ.get("ACCOUNTSYNC_TOKEN", "")
 TIMEOUT = float(os.environ.get("ACCOUNTSYNC_WAIT_SECONDS", "120"))
+# Where `make run`'s sandbox OA collects the demo client's completion callbacks.
+SANDBOX = os.environ.get("ACCOUNTSYNC_SANDBOX_URL", "http://127.0.0.1:8900").rstrip("/")
 
 SPEC_EXAMPLE: dict[str, Any] = {
     "originSystem": "oa",
@@ -56,6 +58,31 @@ def call(method: str, path: str, *, auth: bool = True, **kwargs: Any) -> request
     if auth:
         headers["Authorization"] = f"Token {TOKEN}"
     return requests.request(method, BASE + path, headers=headers, timeout=30, **kwargs)
+
+
+def check_callbacks(request_id: str) -> None:
+    """The sandbox OA received this request's events, each with a valid signature."""
+    try:
+        requests.get(SANDBOX + "/_sandbox/health", timeout=5)
+    except requests.ConnectionError:
+        print(f"       (no sandbox at {SANDBOX}: callbacks not checked; set ACCOUNTSYNC_SANDBOX_URL)")
+        return
+    wanted = {"person.completed", "request.completed"}
+    deadline = time.monotonic() + TIMEOUT
+    seen: dict[str, dict[str, Any]] = {}
+    snapshot: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        snapshot = requests.get(SANDBOX + "/_sandbox/oa/events", timeout=10).json()
+        seen = {event["type"]: event for event in snapshot["events"]
+                if event["data"].get("requestId") == request_id}
+        if wanted <= set(seen):
+            break
+        time.sleep(1)
+    person = seen.get("person.completed", {}).get("data", {})
+    check(person.get("employeeNumber") == "P000126", "the OA received person.completed for P000126 (signed)")
+    check(seen.get("request.completed", {}).get("data", {}).get("status") == "completed",
+          "the OA received request.completed with status completed (signed)")
+    check(snapshot.get("rejected_signatures") == 0, "every callback's signature verified")
 
 
 def main() -> int:
@@ -129,6 +156,9 @@ def main() -> int:
     check(len(emails) == 1 and "" not in emails, "every system got the same mailbox address")
     finished = call("POST", f"/account-creation/requests/{request_id}/cancel/")
     check(finished.status_code == 409, f"a finished request cannot be cancelled ({finished.status_code})")
+
+    print("callbacks")
+    check_callbacks(request_id)
 
     print("cancel")
     withdrawn = {**SPEC_EXAMPLE, "businessKey": f"withdrawn-{int(time.time())}",

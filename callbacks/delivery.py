@@ -223,15 +223,16 @@ def delivery_record(*, delivery: Delivery, answer: Answer, runner_id: str) -> st
         else:
             reason = answer.error or f"The receiver answered HTTP {answer.status_code}."
             policy = strategy()
-            if policy.exhausted(attempt_in_budget=delivery.number):
+            in_budget = delivery.number - event.attempt_base
+            if policy.exhausted(attempt_in_budget=in_budget):
                 updated = fence.update(
                     status=DeliveryStatus.FAILED, locked_by="", locked_until=None,
-                    last_error=f"{reason} Gave up after {delivery.number} attempts; fix the receiver, then "
+                    last_error=f"{reason} Gave up after {in_budget} attempts; fix the receiver, then "
                     "redeliver it from the admin.",
                 )
                 outcome = "failed"
             else:
-                next_at = now + timedelta(seconds=policy.get_schedule_in(attempt_in_budget=delivery.number))
+                next_at = now + timedelta(seconds=policy.get_schedule_in(attempt_in_budget=in_budget))
                 updated = fence.update(
                     status=DeliveryStatus.PENDING, next_attempt_at=next_at, locked_by="", locked_until=None,
                     last_error=reason,

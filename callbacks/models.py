@@ -80,6 +80,9 @@ class CallbackEvent(models.Model):
     payload = models.JSONField(help_text='The body POSTed: {"type", "timestamp", "data"}.')
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    attempt_base = models.PositiveIntegerField(
+        default=0, help_text="Attempts made before the last redelivery; the budget counts from here."
+    )
     next_attempt_at = models.DateTimeField()
     locked_by = models.CharField(max_length=100, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)

@@ -141,6 +141,18 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def requests_post(url: str, body: dict[str, str]) -> bool:
+    """POST JSON with the standard library (the demo script runs before any venv import)."""
+    request = urllib.request.Request(  # noqa: S310 - a fixed loopback URL
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return bool(200 <= answer.status < 300)
+    except OSError:
+        return False
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -217,6 +229,12 @@ def main() -> int:
         start("sandbox", "run_sandbox", "--port", str(SANDBOX_PORT))
         if not wait_for(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/state", 20):
             raise SystemExit("The sandbox did not start; see its messages above.")
+        # The sandbox's OA receives the demo client's completion callbacks and checks their
+        # signatures with the secret configure_callback prints last.
+        callback_url = f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/oa/callback"
+        secret = manage(env, "configure_callback", "demo-oa", "--url", callback_url).strip().splitlines()[-1]
+        configured = requests_post(f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/oa/config", {"secret": secret})
+        say(f"completion callbacks of demo-oa go to {callback_url}" + ("" if configured else " (not configured!)"))
     else:
         say("real credentials found in .env: talking to the real IDaaS, WeLink and Exchange (no sandbox)")
     start("api", "runserver", f"{API_HOST}:{API_PORT}", "--noreload", "--insecure")
@@ -244,6 +262,8 @@ def main() -> int:
    Engine       process_account_creation_tasks --loop every {interval} s, 4 threads
    Downstream   {"sandbox on http://127.0.0.1:" + str(SANDBOX_PORT) + " (state: /_sandbox/state)" if use_sandbox
                  else "the real systems configured in .env"}
+   Callbacks    {"the sandbox OA receives demo-oa's events: http://127.0.0.1:" + str(SANDBOX_PORT)
+                 + "/_sandbox/oa/events" if use_sandbox else "none configured (python manage.py configure_callback)"}
    API token    {token}
 
  Try it:

@@ -70,6 +70,32 @@ class DatabaseCollector(Collector):
         yield from self._attempts(now)
         yield from self._downstream()
         yield from self._runs()
+        yield from self._callbacks(now)
+
+    # completion callbacks: events by delivery status, and how long the oldest undelivered waits
+    def _callbacks(self, now: datetime) -> Iterator[Metric]:
+        from callbacks.models import CallbackEvent, DeliveryStatus
+
+        counts = dict.fromkeys(DeliveryStatus.values, 0)
+        counts |= dict(CallbackEvent.objects.order_by().values_list("status").annotate(n=Count("*")))
+        family = GaugeMetricFamily(
+            "accountsync_callback_events", "Completion callback events by delivery status.", labels=["status"]
+        )
+        for status, n in sorted(counts.items()):
+            family.add_metric([status], n)
+        yield family
+        oldest = (
+            CallbackEvent.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.DELIVERING])
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        age = GaugeMetricFamily(
+            "accountsync_callback_oldest_undelivered_seconds",
+            "Age of the oldest callback event not delivered yet (0 when none).",
+        )
+        age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        yield age
 
     # tasks by system and status: one grouped query, every pair present (zeros included)
     def _tasks(self) -> Iterator[Metric]:

@@ -4,6 +4,8 @@ python proc_runner.py seed N            create N people x 3 systems through the 
 python proc_runner.py run LATENCY MAX    run the engine with fake connectors (LATENCY s per call)
 python proc_runner.py verify            print JSON facts about tasks and attempts
 python proc_runner.py cancel DELAY      cancel the (only) request after DELAY seconds
+python proc_runner.py seed_callback N URL  seed N people from a client whose callback is URL; print its secret
+python proc_runner.py callbacks          print JSON facts about callback events
 Reads DATABASE_URL; uses accountsync.test_settings.
 """
 
@@ -34,7 +36,28 @@ from departments.services import department_mappings_load  # noqa: E402
 SURNAMES = "张王李赵刘陈杨黄周吴"
 
 
-def seed(count: int) -> None:
+def seed_callback(count: int, url: str) -> None:
+    from api_clients.services import client_issue_key
+    from callbacks.services import callback_configure
+
+    issued = client_issue_key(name="oa-proc", origin_systems=["oa"], scopes=["intake", "read"])
+    secret = callback_configure(client_name="oa-proc", url=url).endpoint.secret
+    seed(count, client=issued.client.user, quiet=True)
+    print(secret)
+
+
+def callback_facts() -> None:
+    from callbacks.models import CallbackAttempt, CallbackEvent
+
+    print(json.dumps({
+        "events": CallbackEvent.objects.count(),
+        "statuses": dict(CallbackEvent.objects.values_list("status").annotate(n=Count("id"))),
+        "attempts": CallbackAttempt.objects.count(),
+        "lost_attempts": CallbackAttempt.objects.filter(error__startswith="No answer recorded").count(),
+    }))
+
+
+def seed(count: int, client: object = None, quiet: bool = False) -> None:
     department_mappings_load()
     envelope = {
         "originSystem": "oa",
@@ -58,9 +81,10 @@ def seed(count: int) -> None:
         for i in range(count)
     ]
     request_create_accounts(
-        envelope=envelope, users=users, rejected=[], fingerprint=payload_fingerprint(envelope, [])
+        envelope=envelope, users=users, rejected=[], fingerprint=payload_fingerprint(envelope, []), client=client
     )
-    print(AccountCreationTask.objects.count())
+    if not quiet:
+        print(AccountCreationTask.objects.count())
 
 
 def run(latency: float, max_tasks: int, concurrency: int) -> None:
@@ -106,6 +130,10 @@ if __name__ == "__main__":
         seed(int(sys.argv[2]))
     elif command == "run":
         run(float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+    elif command == "seed_callback":
+        seed_callback(int(sys.argv[2]), sys.argv[3])
+    elif command == "callbacks":
+        callback_facts()
     elif command == "cancel":
         cancel(float(sys.argv[2]))
     elif command == "verify":

@@ -30,6 +30,8 @@ METRICS = (
     "accountsync_lease_recoveries",
     "accountsync_last_engine_run_finished_timestamp_seconds",
     "accountsync_token_refreshes",
+    "accountsync_callback_events",
+    "accountsync_callback_oldest_undelivered_seconds",
 )
 
 
