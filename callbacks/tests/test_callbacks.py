@@ -226,10 +226,9 @@ def test_an_event_gives_up_after_its_attempts_is_counted_and_can_be_redelivered(
     assert "HTTP 503" in page
     assert oa_app.endpoint.secret not in page
     oa.configure({"down_seconds": 0})
+    selected = [str(pk) for pk in CallbackEvent.objects.values_list("pk", flat=True)]
     response = admin_client.post(
-        "/admin/callbacks/callbackevent/",
-        {"action": "redeliver", "_selected_action": [str(pk) for pk in CallbackEvent.objects.values_list("pk", flat=True)]},
-        follow=True,
+        "/admin/callbacks/callbackevent/", {"action": "redeliver", "_selected_action": selected}, follow=True
     )
     assert "2 event(s) will be delivered" in response.content.decode()
     AccountCreationService(max_tasks=50).run()
