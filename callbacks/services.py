@@ -125,19 +125,28 @@ def signing_secrets(endpoint: CallbackEndpoint, now: datetime | None = None) -> 
 # --- the outbox -------------------------------------------------------------------------
 
 
-def requests_with_callbacks(request_ids: Iterable[int]) -> set[int]:
+@dataclass(frozen=True)
+class RequestRef:
+    """What an event needs of its request, read once per claim batch."""
+
+    request_id: str
+    origin_system: str
+    business_key: str
+    endpoint_id: int
+
+
+def requests_with_callbacks(request_ids: Iterable[int]) -> dict[int, RequestRef]:
     """Which of these requests belong to a client with an enabled callback (one query)."""
     ids = {pk for pk in request_ids if pk is not None}
     if not ids:
-        return set()
-    return set(
-        AccountCreationRequest.objects.filter(pk__in=ids, client__api_client__callback__enabled=True).values_list(
-            "pk", flat=True
-        )
+        return {}
+    rows = AccountCreationRequest.objects.filter(pk__in=ids, client__api_client__callback__enabled=True).values_list(
+        "pk", "request_id", "origin_system", "business_key", "client__api_client__callback__id"
     )
+    return {pk: RequestRef(request_id, origin, key, endpoint) for pk, request_id, origin, key, endpoint in rows}
 
 
-def _person_event(kind: str, request: Any, number: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _person_event(ref: RequestRef, number: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     accounts: dict[str, dict[str, Any]] = {}
     for row in rows:
         result = row["result"] or {}
@@ -152,42 +161,46 @@ def _person_event(kind: str, request: Any, number: str, rows: list[dict[str, Any
             account["lastError"] = row["last_error"]
         accounts[row["account_type"]] = account
     return {
-        "requestId": request.request_id,
-        "originSystem": request.origin_system,
-        "businessKey": request.business_key,
+        "requestId": ref.request_id,
+        "originSystem": ref.origin_system,
+        "businessKey": ref.business_key,
         "employeeNumber": number,
         "employeeName": rows[0]["employee_name"],
         "accounts": accounts,
     }
 
 
-def callback_events_emit(*, people: dict[int, set[str]], now: datetime | None = None) -> int:
+def callback_events_emit(
+    *, people: dict[int, set[str]], now: datetime | None = None, known: dict[int, RequestRef] | None = None
+) -> int:
     """Write the events these task changes cause (call inside the change's transaction).
 
-    ``people`` maps request primary keys to the employee numbers whose tasks changed. Returns
-    how many events were new.
+    ``people`` maps request primary keys to the employee numbers whose tasks changed;
+    ``known`` (from the claim) spares the look-up of which requests want callbacks. Returns
+    how many events were written or already existed. A finished task costs two indexed
+    reads (the person's tasks in the request; whether the request has anything open left)
+    and, when an event is due, one insert.
     """
     now = now or timezone.now()
-    wanted = requests_with_callbacks(people)
+    refs = known if known is not None else requests_with_callbacks(people)
+    wanted = {pk: ref for pk, ref in refs.items() if pk in people}
     if not wanted:
         return 0
-    requests: dict[int, Any] = {
-        request.pk: request
-        for request in with_progress(AccountCreationRequest.objects.filter(pk__in=wanted)).select_related(
-            "client__api_client__callback"
-        )
-    }
     numbers = {number for pk in wanted for number in people[pk]}
     rows: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in (
-        AccountCreationTask.objects.filter(request_id__in=wanted, employee_number__in=numbers)
+        AccountCreationTask.objects.filter(request_id__in=list(wanted), employee_number__in=numbers)
         .order_by("sequence", "id")
         .values("request_id", "employee_number", "employee_name", "account_type", "status", "result", "last_error")
     ):
         rows[(row["request_id"], row["employee_number"])].append(dict(row))
+    still_open = set(
+        AccountCreationTask.objects.filter(
+            request_id__in=list(wanted), status__in=[TaskStatus.PENDING, TaskStatus.PROCESSING]
+        ).values_list("request_id", flat=True).distinct()
+    )
     events: list[CallbackEvent] = []
-    for pk, request in requests.items():
-        endpoint = request.client.api_client.callback
+    for pk, ref in wanted.items():
         for number in sorted(people[pk]):
             tasks = rows.get((pk, number), [])
             statuses = {row["status"] for row in tasks}
@@ -197,35 +210,34 @@ def callback_events_emit(*, people: dict[int, set[str]], now: datetime | None = 
                 kind = EventType.PERSON_FAILED
             else:
                 continue
-            events.append(_event(endpoint, kind, f"{kind}:{request.request_id}:{number}",
-                                 _person_event(kind, request, number, tasks), now))
-        if request.open_tasks == 0:
+            key = f"{kind}:{ref.request_id}:{number}"
+            events.append(_event(ref, kind, key, _person_event(ref, number, tasks), now))
+    finished = set(wanted) - still_open
+    if finished:
+        # The full progress is counted only here: once per request, when nothing is left.
+        done: Any
+        for done in with_progress(AccountCreationRequest.objects.filter(pk__in=finished)):
+            request = done
+            ref = wanted[request.pk]
             data = {
-                "requestId": request.request_id,
-                "originSystem": request.origin_system,
-                "businessKey": request.business_key,
+                "requestId": ref.request_id,
+                "originSystem": ref.origin_system,
+                "businessKey": ref.business_key,
                 "status": request.derived_status,
                 "progress": progress_of(request),
             }
             kind = EventType.REQUEST_COMPLETED
-            events.append(_event(endpoint, kind, f"{kind}:{request.request_id}", data, now))
-    if not events:
-        return 0
-    existing = set(
-        CallbackEvent.objects.filter(dedupe_key__in=[event.dedupe_key for event in events]).values_list(
-            "dedupe_key", flat=True
-        )
-    )
-    fresh = [event for event in events if event.dedupe_key not in existing]
-    # ignore_conflicts: a racing runner that wrote the same cause first wins; the unique
-    # constraint, not the read above, is what makes the event exist once.
-    CallbackEvent.objects.bulk_create(fresh, ignore_conflicts=True)
-    return len(fresh)
+            events.append(_event(ref, kind, f"{kind}:{ref.request_id}", data, now))
+    if events:
+        # ignore_conflicts: the unique dedupe_key, not a read, makes each cause's event exist
+        # once — a racing runner that wrote it first wins, a repeat of the cause adds nothing.
+        CallbackEvent.objects.bulk_create(events, ignore_conflicts=True)
+    return len(events)
 
 
-def _event(endpoint: CallbackEndpoint, kind: str, key: str, data: dict[str, Any], now: datetime) -> CallbackEvent:
+def _event(ref: RequestRef, kind: str, key: str, data: dict[str, Any], now: datetime) -> CallbackEvent:
     return CallbackEvent(
-        endpoint=endpoint,
+        endpoint_id=ref.endpoint_id,
         type=kind,
         dedupe_key=key[:300],
         payload={"type": kind, "timestamp": iso(now), "data": data},

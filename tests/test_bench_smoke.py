@@ -20,7 +20,7 @@ def bench_modules():
     sys.path.insert(0, str(BENCH))
     try:
         yield {name: importlib.import_module(name) for name in ("run", "scale", "idle", "ingest", "throughput",
-                                                                  "engine_overhead", "request_view")}
+                                                                  "engine_overhead", "request_view", "callback_overhead")}
     finally:
         sys.path.remove(str(BENCH))
 

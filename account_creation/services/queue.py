@@ -46,7 +46,7 @@ from account_creation.services.sql import update_rows, write_transaction
 from accountsync.errors import ConnectorError
 from accountsync.logging import kv
 from accountsync.redaction import redact_text, stored_details
-from callbacks.services import callback_events_emit, requests_with_callbacks
+from callbacks.services import RequestRef, callback_events_emit, requests_with_callbacks
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ class Claim:
     claimed_at: float  # monotonic, for the duration
     claimed_at_lease: float = 0.0  # monotonic time the lease was last set
     started: float = 0.0  # monotonic time the attempt itself began (after waiting in its batch)
-    notify: bool = False  # its request's client has a callback: outcomes write callback events
+    # Set when its request's client has a callback: its outcome writes callback events.
+    notify: RequestRef | None = None
 
     def __post_init__(self) -> None:
         self.claimed_at_lease = self.claimed_at
@@ -135,7 +136,7 @@ def task_claim_batch(
     return [
         Claim(
             task=log.task, log_id=log.pk, attempt=log.execution_attempt, claimed_at=started,
-            notify=log.task.request_id in notify,
+            notify=notify.get(log.task.request_id),
         )
         for log in logs
     ]
@@ -312,7 +313,9 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
         _finish_log(claim, now, outcome=AttemptOutcome.SUCCEEDED, error_message="")
         released = _release_dependents(task, now)
         if claim.notify:
-            callback_events_emit(people={task.request_id: {task.employee_number}}, now=now)
+            callback_events_emit(
+                people={task.request_id: {task.employee_number}}, now=now, known={task.request_id: claim.notify}
+            )
     return Outcome("completed", released=released)
 
 
@@ -383,7 +386,9 @@ def task_finish_failure(
         )
         blocked = _block_dependents(task, message, now) if kind == "failed" else Counter()
         if claim.notify and kind in ("failed", "cancelled"):
-            callback_events_emit(people={task.request_id: {task.employee_number}}, now=now)
+            callback_events_emit(
+                people={task.request_id: {task.employee_number}}, now=now, known={task.request_id: claim.notify}
+            )
     return Outcome(kind, blocked=blocked, message=message)
 
 
