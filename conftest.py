@@ -56,11 +56,14 @@ def employee_types(db):
     flushes the tables afterwards, so later tests would find none: restore them."""
     from django.apps import apps
 
-    from departments.models import EmployeeTypeMapping
+    from departments.models import AccountCategoryMapping, EmployeeTypeMapping
 
     if not EmployeeTypeMapping.objects.exists():
         module = importlib.import_module("departments.migrations.0002_default_employee_types")
         module.add_defaults(apps, None)
+    if not AccountCategoryMapping.objects.exists():
+        # The bundled mapping of the replaced system's values (and the descriptions' wording).
+        importlib.import_module("departments.migrations.0006_messages").add_defaults(apps, None)
 
 
 @pytest.fixture(autouse=True)

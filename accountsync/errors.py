@@ -21,6 +21,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+from accountsync.messages import Message
+
 
 class DomainError(Exception):
     """A rule of the domain refused the operation; ``status_code`` says how to answer."""
@@ -28,7 +30,7 @@ class DomainError(Exception):
     status_code: int = HTTPStatus.BAD_REQUEST
     code = "invalid"
 
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
+    def __init__(self, message: str | Message, *, code: str | None = None, status_code: int | None = None):
         super().__init__(message)
         self.message = message
         if code:

@@ -25,7 +25,7 @@ class RetryOutcome:
     refusal_codes: dict[int, str] = field(default_factory=dict)  # task id -> ConflictError code
 
     def refuse(self, task_id: int, error: ConflictError) -> None:
-        self.refused[task_id] = error.message
+        self.refused[task_id] = str(error.message)
         self.refusal_codes[task_id] = error.code
 
 
