@@ -70,9 +70,11 @@ class ConnectorError(Exception):
 
     retryable: ClassVar[bool] = True
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Message, *, details: dict[str, Any] | None = None):
+        # A Message of the catalog (rendered in each reader's language) or a plain text.
+        self.msg = message if isinstance(message, Message) else Message.text(message)
+        self.message = self.msg.render("en")  # for logs and tracebacks
+        super().__init__(self.message)
         self.details = details or {}
 
 

@@ -15,14 +15,14 @@ plain parameter. A stored message whose code this version does not know renders 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import override
+from django.utils.translation import gettext, override
 
 # code -> lazily translated template with %(name)s placeholders
 CATALOG: dict[str, Promise] = {}
@@ -30,6 +30,7 @@ CATALOG: dict[str, Promise] = {}
 # A parameter holding a plain text that is shown as it is (not translated).
 TEXT = "text"
 _DATETIME_KEY = "$datetime"
+_GETTEXT_KEY = "$gettext"
 
 
 def register(templates: Mapping[str, Promise]) -> None:
@@ -47,6 +48,11 @@ def format_datetime(moment: datetime) -> str:
     return f"{text[:-2]}:{text[-2:]}" if local.utcoffset() is not None else text.rstrip()
 
 
+def translatable(msgid: str) -> dict[str, str]:
+    """A parameter that is itself a catalog text (marked with ``gettext_noop`` where it is defined)."""
+    return {_GETTEXT_KEY: msgid}
+
+
 def _store(value: Any) -> Any:
     if isinstance(value, Message):
         return value.as_stored()
@@ -61,6 +67,8 @@ def _render_param(value: Any) -> Any:
     if isinstance(value, dict):
         if _DATETIME_KEY in value:
             return format_datetime(datetime.fromisoformat(value[_DATETIME_KEY]))
+        if _GETTEXT_KEY in value:
+            return gettext(value[_GETTEXT_KEY])
         if "code" in value:
             return Message.from_stored(value).render()
     if isinstance(value, list):
@@ -89,6 +97,18 @@ class Message:
         if not stored or "code" not in stored:
             return cls.text(fallback)
         return cls(str(stored["code"]), dict(stored.get("params") or {}))
+
+    def map_text(self, function: Callable[[str], str]) -> Message:
+        """A copy with ``function`` applied to every text parameter (redaction), nested ones too."""
+
+        def mapped(value: Any) -> Any:
+            if isinstance(value, str):
+                return function(value)
+            if isinstance(value, dict) and "code" in value:
+                return Message.from_stored(value).map_text(function).as_stored()
+            return value
+
+        return Message(self.code, {name: mapped(value) for name, value in self.params.items()})
 
     def as_stored(self) -> dict[str, Any]:
         return {"code": self.code, "params": self.params}

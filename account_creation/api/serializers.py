@@ -21,6 +21,8 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.reserved import person_reserved_names
+from account_creation.selectors import task_last_error, zoned_details
+from accountsync.messages import render_stored
 from accountsync.redaction import mask_phone
 from departments.selectors import account_category_of, employee_type_exists, employee_types_described
 
@@ -247,6 +249,7 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
     attempts = serializers.IntegerField(read_only=True, help_text="Attempt rows of this task.")
     attempts_left = serializers.SerializerMethodField()
     phone_number = serializers.SerializerMethodField()
+    last_error = serializers.SerializerMethodField(help_text="In the caller's language (Accept-Language).")
 
     class Meta:
         model = AccountCreationTask
@@ -279,6 +282,9 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_last_error(self, task: AccountCreationTask) -> str:
+        return task_last_error(task)
+
     def get_phone_number(self, task: AccountCreationTask) -> str:
         return mask_phone(task.phone_number)
 
@@ -288,6 +294,15 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
 
 
 class AccountCreationLogSerializer(serializers.ModelSerializer):
+    error_message = serializers.SerializerMethodField(help_text="In the caller's language (Accept-Language).")
+    error_details = serializers.SerializerMethodField()
+
+    def get_error_message(self, log: AccountCreationLog) -> str:
+        return render_stored(log.error_data, log.error_message)
+
+    def get_error_details(self, log: AccountCreationLog) -> Any:
+        return zoned_details(log.error_details)
+
     class Meta:
         model = AccountCreationLog
         fields = [

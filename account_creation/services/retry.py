@@ -44,6 +44,7 @@ def _retry_one(task: AccountCreationTask, attempts: int) -> None:
                 attempt_base=attempts,
                 next_attempt_at=None,
                 last_error="",
+                last_error_data=None,
                 updated_at=now,
             )
     except IntegrityError as exc:
