@@ -10,6 +10,14 @@ import pytest
 from rest_framework.test import APIClient
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the message catalogs when the .mo is missing or older than its .po (a fresh
+    clone run without `make install`), so Chinese answers are tested, never silently English."""
+    from accountsync.catalog import compile_catalogs
+
+    compile_catalogs()
+
+
 def issue_key(name: str, *, origin_systems: tuple[str, ...] = (), scopes: tuple[str, ...] = ("all",)) -> str:
     """Create an API client (as create_api_token does) and return its key."""
     from api_clients.services import client_issue_key
