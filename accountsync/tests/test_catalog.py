@@ -40,7 +40,8 @@ def test_every_translatable_text_in_the_code_and_templates_is_in_the_catalog():
 
 def test_the_compiled_catalog_is_current():
     mo_path = ZH_PO.with_suffix(".mo")
-    assert mo_path.exists() and mo_path.stat().st_mtime >= ZH_PO.stat().st_mtime
+    assert mo_path.exists()
+    assert mo_path.stat().st_mtime >= ZH_PO.stat().st_mtime
 
 
 @pytest.mark.parametrize("code", sorted(CATALOG))

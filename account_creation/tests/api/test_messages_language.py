@@ -105,7 +105,9 @@ def test_one_task_row_reads_its_last_error_in_chinese_and_in_english(api_client,
     assert "999999" in chinese
     logs = api_client.get(f"/account-creation/{task.pk}/logs/", HTTP_ACCEPT_LANGUAGE="zh-CN").json()["results"]
     assert_chinese(logs[0]["error_message"])
-    assert AccountCreationLog.objects.get(task=task).error_data["code"] == "prepare.department_unmapped"
+    stored = AccountCreationLog.objects.get(task=task).error_data
+    assert stored is not None
+    assert stored["code"] == "prepare.department_unmapped"
 
 
 def test_a_retried_tasks_next_attempt_is_in_time_zone_with_its_offset(api_client, departments, settings):
