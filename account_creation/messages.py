@@ -276,3 +276,18 @@ register(CONNECTORS)
 def message(code: str, /, **params: Any) -> Message:
     """A message of this catalog (raises KeyError for an unknown code)."""
     return Message.of(code, **params)
+
+
+def failure_table() -> str:
+    """docs/operations.md's table of every failure reason, in English and Chinese (a test keeps
+    the document equal to this)."""
+    from django.utils.translation import override
+
+    rows = ["| code | English | 中文 |", "| --- | --- | --- |"]
+    for code, template in {**ENGINE, **PREPARE, **CONNECTORS}.items():
+        with override("en"):
+            english = str(template)
+        with override("zh-hans"):
+            chinese = str(template)
+        rows.append(f"| `{code}` | {english.replace('|', '/')} | {chinese.replace('|', '/')} |")
+    return "\n".join(rows)

@@ -55,3 +55,10 @@ def test_every_message_code_renders_in_chinese_and_in_english(code):
         english = message.render()
     assert CJK.search(chinese), chinese
     assert chinese != english
+
+
+def test_the_operations_guide_lists_every_failure_message_in_both_languages():
+    from account_creation.messages import failure_table
+
+    guide = (catalog.ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert failure_table() in guide, "docs/operations.md's failure table is out of date: regenerate it"
