@@ -201,7 +201,10 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         # An accountType mapped to a person type (供应商 -> S) decides instead (departments'
         # AccountCategoryMapping); the check is field-level so it is reported with every other error.
         account_type = self.initial_data.get("accountType") if isinstance(self.initial_data, dict) else None
-        imposed = account_category_of(account_type=account_type).employee_type if isinstance(account_type, str) else ""
+        # accountType is read unvalidated here: look it up only when it could be a valid one (a NUL
+        # byte or an overlong value would reach the database, which PostgreSQL refuses).
+        plausible = isinstance(account_type, str) and len(account_type) <= 32 and account_type.isprintable()
+        imposed = account_category_of(account_type=account_type).employee_type if plausible else ""
         effective = imposed or value
         if not employee_type_exists(employee_type=effective):
             raise serializers.ValidationError(
