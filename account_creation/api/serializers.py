@@ -203,8 +203,9 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         account_type = self.initial_data.get("accountType") if isinstance(self.initial_data, dict) else None
         # accountType is read unvalidated here: look it up only when it could be a valid one (a NUL
         # byte or an overlong value would reach the database, which PostgreSQL refuses).
-        plausible = isinstance(account_type, str) and len(account_type) <= 32 and account_type.isprintable()
-        imposed = account_category_of(account_type=account_type).employee_type if plausible else ""
+        imposed = ""
+        if isinstance(account_type, str) and len(account_type) <= 32 and account_type.isprintable():
+            imposed = account_category_of(account_type=account_type).employee_type
         effective = imposed or value
         if not employee_type_exists(employee_type=effective):
             raise serializers.ValidationError(
