@@ -10,6 +10,14 @@ import pytest
 from rest_framework.test import APIClient
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the message catalogs when the .mo is missing or older than its .po (a fresh
+    clone run without `make install`), so Chinese answers are tested, never silently English."""
+    from accountsync.catalog import compile_catalogs
+
+    compile_catalogs()
+
+
 def issue_key(name: str, *, origin_systems: tuple[str, ...] = (), scopes: tuple[str, ...] = ("all",)) -> str:
     """Create an API client (as create_api_token does) and return its key."""
     from api_clients.services import client_issue_key
@@ -56,11 +64,14 @@ def employee_types(db):
     flushes the tables afterwards, so later tests would find none: restore them."""
     from django.apps import apps
 
-    from departments.models import EmployeeTypeMapping
+    from departments.models import AccountCategoryMapping, EmployeeTypeMapping
 
     if not EmployeeTypeMapping.objects.exists():
         module = importlib.import_module("departments.migrations.0002_default_employee_types")
         module.add_defaults(apps, None)
+    if not AccountCategoryMapping.objects.exists():
+        # The bundled mapping of the replaced system's values (and the descriptions' wording).
+        importlib.import_module("departments.migrations.0006_messages").add_defaults(apps, None)
 
 
 @pytest.fixture(autouse=True)

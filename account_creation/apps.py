@@ -10,6 +10,8 @@ class AccountCreationConfig(AppConfig):
         from django.core import checks
         from django.db.backends.signals import connection_created
 
+        # Registers this app's message codes, so any stored message renders in any process.
+        from account_creation import messages  # noqa: F401
         from account_creation.account_types import check_registry
 
         # Every registered account type must have its connector: `manage.py check` (and so

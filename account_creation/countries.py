@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gettext
+from functools import cache
+
+import pycountry
+
 # ISO 3166-1 alpha-2 (lower case, as the OA system sends it) -> (calling code, work area)
 COUNTRIES: dict[str, tuple[str, str]] = {
     "cn": ("+86", "China"),
@@ -47,3 +52,55 @@ def calling_code(country: str) -> str:
 
 def work_area(country: str) -> str:
     return COUNTRIES.get((country or DEFAULT_COUNTRY).lower(), COUNTRIES[DEFAULT_COUNTRY])[1]
+
+
+# --- what the OA system may send -------------------------------------------------------
+# ISO 3166 alpha-2/alpha-3 in any case, or the English or Simplified Chinese name, resolved
+# with pycountry (ISO's list and the iso-codes project's zh_CN translations), not a hand list.
+
+_NAME_ATTRIBUTES = ("name", "official_name", "common_name")
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+@cache
+def _country_index() -> dict[str, str]:
+    """Every accepted spelling (normalised) -> our code, e.g. "中华人民共和国" -> "cn"."""
+    chinese = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True)
+    index: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2.lower()
+        names = [getattr(country, attribute, None) for attribute in _NAME_ATTRIBUTES]
+        spellings = [country.alpha_2, country.alpha_3]
+        for name in filter(None, names):
+            spellings += [name, chinese.gettext(name)]
+        for spelling in spellings:
+            index.setdefault(_normalise(spelling), code)
+    # Codes the OA system already sends that ISO does not define (uk for gb) keep working.
+    for code in COUNTRIES:
+        index.setdefault(code, code)
+    return index
+
+
+def resolve_country(value: str) -> str | None:
+    """Our country code for what was sent (None when unknown or not supported)."""
+    code = _country_index().get(_normalise(value))
+    return code if code in COUNTRIES else None
+
+
+def iso_country_code(value: str) -> str | None:
+    """The ISO alpha-2 code (lower case) pycountry knows for ``value``, supported or not."""
+    return _country_index().get(_normalise(value))
+
+
+def country_name(code: str, *, chinese: bool = False) -> str:
+    """The country's short name in English or Simplified Chinese (the code when unknown)."""
+    country = pycountry.countries.get(alpha_2=code.upper())
+    if country is None:
+        return code
+    if not chinese:
+        return str(country.name)
+    translations = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True)
+    return translations.gettext(country.name)

@@ -143,7 +143,9 @@ class AccountCreationTask(models.Model):
         help_text="Attempts made before the last manual retry; the budget counts from here.",
     )
     result = models.JSONField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="The last error, as text in LANGUAGE_CODE.")
+    # The same message as code and parameters (accountsync/messages.py), rendered in the reader's language.
+    last_error_data = models.JSONField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -215,6 +217,7 @@ class AccountCreationLog(models.Model):
     )
     runner = models.CharField(max_length=100)
     error_message = models.TextField(blank=True)
+    error_data = models.JSONField(null=True, blank=True, help_text="error_message as code and parameters.")
     error_details = models.JSONField(null=True, blank=True)
     execution_context = models.JSONField(default=dict, blank=True)
     traceback = models.TextField(blank=True)

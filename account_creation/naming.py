@@ -15,6 +15,7 @@ import unicodedata
 from functools import lru_cache
 
 from account_creation.connectors.base import PermanentError
+from account_creation.messages import message
 
 USERNAME_MAX = 20  # AD sAMAccountName (pre-Windows 2000 logon name)
 LOCAL_PART_MAX = 64  # Exchange alias
@@ -149,8 +150,7 @@ def email_local_part(name: str) -> str:
     local = english_name(name)
     if not local:
         raise PermanentError(
-            f"Cannot build a mailbox name from employeeName {name!r}: it has no Chinese characters or "
-            "Latin letters to convert. Correct employeeName in the OA system and send a new request.",
+            message("prepare.mailbox_name_impossible", name=name),
             details={"employee_name": name},
         )
     return local
@@ -161,22 +161,19 @@ def idaas_username(name: str, employee_number: str) -> str:
     number = (employee_number or "").strip()
     if not number or _SAM_FORBIDDEN.search(number):
         raise PermanentError(
-            f"The employee number {employee_number!r} cannot be part of an AD logon name (empty, or it "
-            'contains a space or one of " / \\ [ ] : ; | = , + * ? < > @). Correct it in the OA system.',
+            message("prepare.employee_number_not_logon", employee=employee_number),
             details={"employee_number": employee_number},
         )
     syllables = name_syllables(name)
     if not syllables:
         raise PermanentError(
-            f"Cannot build the IDaaS userName from employeeName {name!r}: it has no Chinese characters or "
-            "Latin letters to take the first letter from. Correct employeeName in the OA system.",
+            message("prepare.username_impossible", name=name),
             details={"employee_name": name},
         )
     username = f"{syllables[0][0]}{number}"
     if len(username) > USERNAME_MAX:
         raise PermanentError(
-            f"The IDaaS userName {username!r} is longer than AD's {USERNAME_MAX} characters; "
-            f"the employee number must be at most {USERNAME_MAX - 1} characters.",
+            message("prepare.username_too_long", username=username, limit=USERNAME_MAX, max_number=USERNAME_MAX - 1),
             details={"employee_number": employee_number},
         )
     return username

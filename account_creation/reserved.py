@@ -20,8 +20,10 @@ from functools import lru_cache
 
 from django.conf import settings
 
+from account_creation.messages import message
 from account_creation.naming import email_local_part, idaas_username
 from accountsync.errors import PermanentError
+from accountsync.messages import Message
 
 SETTING = "RESERVED_ACCOUNT_NAMES"
 
@@ -49,22 +51,18 @@ class ReservedName:
     field: str  # employeeNumber or employeeName
 
     @property
+    def text(self) -> Message:
+        code = "prepare.reserved_username" if self.kind == "username" else "prepare.reserved_mailbox"
+        return message(code, name=self.name, setting=SETTING)
+
+    @property
     def message(self) -> str:
-        if self.kind == "username":
-            return (
-                f"The IDaaS userName {self.name!r} (first letter of the name + employee number) is a reserved "
-                f"account name ({SETTING}); it is never given to a person. Use the person's real employee "
-                "number; if an account with this name is really needed, ask IT to create it by hand."
-            )
-        return (
-            f"The mailbox name {self.name!r} made from employeeName is a reserved address ({SETTING}); it "
-            "is never given to a person. Give the person's real name; if such a mailbox is really needed, "
-            "ask IT to create it by hand."
-        )
+        """The text in the active language (a field error of the request)."""
+        return str(self.text)
 
     def error(self) -> PermanentError:
         return PermanentError(
-            self.message + " This task is not retried.",
+            self.text,
             details={"reserved_name": self.name},
         )
 

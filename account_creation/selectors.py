@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from account_creation.account_types import registry
 from account_creation.models import (
@@ -21,6 +22,7 @@ from account_creation.models import (
     AccountCreationTask,
     TaskStatus,
 )
+from accountsync.messages import render_stored
 from api_clients.access import Access
 
 
@@ -140,3 +142,30 @@ def task_stats(*, caller: Access) -> dict[str, Any]:
         "overall_completion_rate": _rate(totals["completed_tasks"], totals["total_tasks"] - totals["cancelled_tasks"]),
         "stats_by_type": by_type,
     }
+
+
+def task_last_error(task: AccountCreationTask) -> str:
+    """A task's last error in the active language (the caller's Accept-Language, or LANGUAGE_CODE);
+    a row written before messages were stored as codes shows its stored text."""
+    return render_stored(task.last_error_data, task.last_error)
+
+
+_DETAIL_DATETIMES = ("next_attempt_at",)
+
+
+def zoned_details(details: Any) -> Any:
+    """An attempt's error details with their datetimes in TIME_ZONE with its offset (older rows
+    stored UTC)."""
+    if not isinstance(details, dict):
+        return details
+    zoned = dict(details)
+    for key in _DETAIL_DATETIMES:
+        value = zoned.get(key)
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            if timezone.is_aware(moment):
+                zoned[key] = timezone.localtime(moment).isoformat()
+    return zoned

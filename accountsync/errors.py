@@ -21,6 +21,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+from accountsync.messages import Message
+
 
 class DomainError(Exception):
     """A rule of the domain refused the operation; ``status_code`` says how to answer."""
@@ -28,7 +30,7 @@ class DomainError(Exception):
     status_code: int = HTTPStatus.BAD_REQUEST
     code = "invalid"
 
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
+    def __init__(self, message: str | Message, *, code: str | None = None, status_code: int | None = None):
         super().__init__(message)
         self.message = message
         if code:
@@ -68,9 +70,11 @@ class ConnectorError(Exception):
 
     retryable: ClassVar[bool] = True
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Message, *, details: dict[str, Any] | None = None):
+        # A Message of the catalog (rendered in each reader's language) or a plain text.
+        self.msg = message if isinstance(message, Message) else Message.text(message)
+        self.message = self.msg.render("en")  # for logs and tracebacks
+        super().__init__(self.message)
         self.details = details or {}
 
 

@@ -32,7 +32,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         }
         return Response(body, status=exc.status_code)
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
+        return Response({"detail": str(exc.message), "code": exc.code}, status=exc.status_code)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable error=%s", type(exc).__name__)
         return Response({"detail": DATABASE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)

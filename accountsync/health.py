@@ -8,7 +8,10 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
+
+from accountsync.messages import format_datetime
 
 
 def _may_see_details(request: HttpRequest) -> bool:
@@ -44,7 +47,7 @@ def _health() -> tuple[dict[str, Any], int]:
     except DatabaseError:
         body.update(status="error", database="unreachable")
         body["warnings"].append(
-            "The database is unreachable: the API cannot accept requests and runners cannot work."
+            _("The database is unreachable: the API cannot accept requests and runners cannot work.")
         )
         return body, 503
 
@@ -57,19 +60,23 @@ def _health() -> tuple[dict[str, Any], int]:
     for system, info in body["systems"].items():
         if not info["configured"]:
             body["warnings"].append(
-                f"{system} is not configured (set {', '.join(info['missing'])}); its tasks wait."
+                _("%(system)s is not configured (set %(missing)s); its tasks wait.")
+                % {"system": system, "missing": ", ".join(info["missing"])}
             )
     body["account_creation_enabled"] = settings.ACCOUNT_CREATION_ENABLED
     if not settings.ACCOUNT_CREATION_ENABLED:
-        body["warnings"].append("ACCOUNT_CREATION_ENABLED is false: no task is processed.")
+        body["warnings"].append(_("ACCOUNT_CREATION_ENABLED is false: no task is processed."))
     from api_clients.models import ApiClient
 
     unreviewed = list(ApiClient.objects.filter(upgraded_from_token=True).values_list("name", flat=True))
     if unreviewed:
         body["warnings"].append(
-            f"API client(s) {', '.join(unreviewed)} kept their token from before scopes existed and may do "
-            "everything for every origin system; narrow each with python manage.py create_api_token NAME "
-            "--origin-system … --scope … (the token printed then replaces the old one)."
+            _(
+                "API client(s) %(clients)s kept their token from before scopes existed and may do everything "
+                "for every origin system; narrow each with python manage.py create_api_token NAME "
+                "--origin-system … --scope … (the token printed then replaces the old one)."
+            )
+            % {"clients": ", ".join(unreviewed)}
         )
     run = last_run_status()
     body["last_run"] = run["last_run"]
@@ -94,13 +101,13 @@ def last_run_status() -> dict[str, Any]:
     age = (timezone.now() - last.finished_at).total_seconds()
     warning = ""
     if age > 2 * interval:
-        warning = (
-            f"The last engine run finished {round(age)} s ago, more than twice the interval "
-            f"({round(interval)} s): is cron running?"
-        )
+        warning = _(
+            "The last engine run finished %(age)s s ago (at %(finished_at)s), more than twice the interval "
+            "(%(interval)s s): check that cron (or the --loop service) runs process_account_creation_tasks."
+        ) % {"age": round(age), "finished_at": format_datetime(last.finished_at), "interval": round(interval)}
     return {
         "last_run": {
-            "finished_at": last.finished_at,
+            "finished_at": timezone.localtime(last.finished_at),
             "seconds_ago": round(age, 1),
             "runner_id": last.runner_id,
             "host": last.host,

@@ -84,3 +84,19 @@ def kv(**context: object) -> str:
             text = '"' + text.replace('"', "'") + '"'
         parts.append(f"{key}={text}")
     return " ".join(parts)
+
+
+class ZonedFormatter(logging.Formatter):
+    """``asctime`` in ``settings.TIME_ZONE`` with its offset (``2026-11-02T14:00:00.123+08:00``),
+    so a log line says which clock it uses, whatever the host's zone is."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging API
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from django.conf import settings
+
+        moment = datetime.fromtimestamp(record.created, tz=ZoneInfo(settings.TIME_ZONE))
+        if datefmt:
+            return moment.strftime(datefmt)
+        return moment.isoformat(timespec="milliseconds")

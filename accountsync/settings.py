@@ -168,11 +168,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# English by default (API messages are English); the admin follows the browser's language,
-# so operators with a Chinese browser get a Chinese admin.
-LANGUAGE_CODE = "en-us"
+# Every message the product writes exists in English and Simplified Chinese (the catalog in
+# locale/zh_Hans, compiled by `make install`). A request's Accept-Language chooses (zh, zh-CN,
+# zh-Hans -> Chinese; anything else -> English); LANGUAGE_CODE is the language of commands'
+# output, logs and requests that name no language.
+LANGUAGE_CODE: str = _read("str", "LANGUAGE_CODE", "en-us").lower()
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
-TIME_ZONE = "Asia/Shanghai"
+if LANGUAGE_CODE.split("-")[0] not in {"en", "zh"}:
+    raise ImproperlyConfigured(
+        f"Environment variable LANGUAGE_CODE has an invalid value {LANGUAGE_CODE!r}: expected en-us or zh-hans"
+    )
+if LANGUAGE_CODE.startswith("zh"):
+    LANGUAGE_CODE = "zh-hans"
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE: str = _read("str", "TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 
@@ -340,6 +349,8 @@ LOGGING = {
     "filters": {"redact": {"()": "accountsync.logging.RedactSecretsFilter"}},
     "formatters": {
         "keyvalue": {
+            # asctime in TIME_ZONE with its offset, e.g. 2026-11-02T14:00:00+08:00.
+            "()": "accountsync.logging.ZonedFormatter",
             "format": "%(asctime)s level=%(levelname)s logger=%(name)s pid=%(process)d %(message)s",
         },
     },

@@ -26,7 +26,7 @@ class CallbackEndpointForm(forms.ModelForm):
         try:
             return callback_url_validate(self.cleaned_data["url"])
         except DomainError as exc:
-            raise forms.ValidationError(exc.message) from exc
+            raise forms.ValidationError(str(exc.message)) from exc
 
 
 @admin.register(CallbackEndpoint)

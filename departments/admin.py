@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from departments.models import DepartmentMapping, EmployeeTypeMapping
+from departments.models import AccountCategoryMapping, DepartmentMapping, EmployeeTypeMapping
 
 # SimpleHistoryAdmin adds a "History" page per object (who changed what, when, before and
 # after) and lets a staff user revert to an earlier version (validated like any change).
@@ -19,3 +19,9 @@ class DepartmentMappingAdmin(SimpleHistoryAdmin):
 class EmployeeTypeMappingAdmin(SimpleHistoryAdmin):
     list_display = ("employee_type", "description", "idaas_user_type", "welink_person_type", "email_domain")
     search_fields = ("employee_type", "description")
+
+
+@admin.register(AccountCategoryMapping)
+class AccountCategoryMappingAdmin(SimpleHistoryAdmin):
+    list_display = ("account_type", "category", "employee_type", "description", "updated_at")
+    search_fields = ("account_type", "category", "description")

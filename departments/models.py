@@ -66,3 +66,37 @@ class EmployeeTypeMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.employee_type} ({self.description})"
+
+
+class AccountCategoryMapping(models.Model):
+    """What a request's ``accountType`` means here, so another system's values work unchanged.
+
+    The system this replaces sends categories such as ``供应商`` (supplier). A mapped value is
+    stored as ``category``; when ``employee_type`` is set, that employee type (its IDaaS
+    userType, WeLink personType and mailbox domain) applies instead of the request's
+    ``employeeType`` — a supplier's account is a supplier's, whatever employment code came with
+    it. An unmapped ``accountType`` is kept as it was sent.
+    """
+
+    account_type = models.CharField(
+        max_length=32, unique=True, help_text="The value the OA system sends as accountType, e.g. 供应商."
+    )
+    category = models.CharField(
+        max_length=32, help_text="The account category stored on the request and its tasks, e.g. supplier."
+    )
+    employee_type = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="When set, this employee type applies instead of the request's employeeType (e.g. S).",
+    )
+    description = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["account_type"]
+        verbose_name = "account type mapping"
+
+    def __str__(self) -> str:
+        return f"{self.account_type} → {self.category}"

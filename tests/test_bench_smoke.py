@@ -19,8 +19,9 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 def bench_modules():
     sys.path.insert(0, str(BENCH))
     try:
-        yield {name: importlib.import_module(name) for name in ("run", "scale", "idle", "ingest", "throughput",
-                                                                  "engine_overhead", "request_view", "callback_overhead")}
+        names = ("run", "scale", "idle", "ingest", "throughput", "engine_overhead", "request_view",
+                 "callback_overhead")
+        yield {name: importlib.import_module(name) for name in names}
     finally:
         sys.path.remove(str(BENCH))
 

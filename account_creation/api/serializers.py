@@ -7,11 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from account_creation.account_types import registry
-from account_creation.countries import COUNTRIES
+from account_creation.countries import COUNTRIES, country_name, iso_country_code, resolve_country
+from account_creation.messages import message
 from account_creation.models import (
     PRIORITY_NAMES,
     AccountCreationLog,
@@ -19,15 +22,18 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.reserved import person_reserved_names
+from account_creation.selectors import task_last_error, zoned_details
+from accountsync.messages import render_stored
 from accountsync.redaction import mask_phone
+from departments.selectors import account_category_of, employee_type_exists, employee_types_described
 
 
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers and booleans instead of converting them."""
 
     default_error_messages = {
-        "invalid": "Must be a string.",
-        "control": "Must not contain control characters.",
+        "invalid": _("Must be a string."),
+        "control": _("Must not contain control characters."),
     }
 
     def to_internal_value(self, data: Any) -> str:
@@ -42,14 +48,14 @@ class StrictCharField(serializers.CharField):
 EMPLOYEE_NUMBER_MAX = 19  # the IDaaS userName (initial + number) must fit AD's 20 characters
 employee_number_validator = RegexValidator(
     r"^[A-Za-z0-9_-]+$",
-    "Use only letters, digits, '-' and '_' (it becomes part of the AD account name).",
+    _("Use only letters, digits, '-' and '_' (it becomes part of the AD account name)."),
 )
 origin_system_validator = RegexValidator(
-    r"^[A-Za-z0-9_.:-]+$", "Use only letters, digits, '.', ':', '-' and '_' (e.g. oa)."
+    r"^[A-Za-z0-9_.:-]+$", _("Use only letters, digits, '.', ':', '-' and '_' (e.g. oa).")
 )
 phone_validator = RegexValidator(
     r"^\+?[0-9][0-9 \-]{4,22}[0-9]$",
-    "Give the mobile number as digits, optionally with a leading + and '-' or spaces.",
+    _("Give the mobile number as digits, optionally with a leading + and '-' or spaces."),
 )
 
 
@@ -68,15 +74,27 @@ class AccountUserSerializer(serializers.Serializer):
     partnerCompany = StrictCharField(
         max_length=200, required=False, allow_blank=True, allow_null=True, default=""
     )
-    country = StrictCharField(max_length=8, required=False, default="cn")
+    # A code (cn, CN, CHN) or a name (China, 中国, 中华人民共和国), stored as our code.
+    country = StrictCharField(max_length=64, required=False, default="cn")
 
     def validate_country(self, value: str) -> str:
-        code = value.strip().lower()
-        if code not in COUNTRIES:
-            raise serializers.ValidationError(
-                f"Unknown country code {value!r}; use an ISO 3166 two-letter code such as cn."
+        code = resolve_country(value)
+        if code is not None:
+            return code
+        iso = iso_country_code(value)
+        if iso is None:
+            raise serializers.ValidationError(str(message("intake.country_unknown", value=value.strip())))
+        raise serializers.ValidationError(
+            str(
+                message(
+                    "intake.country_unsupported",
+                    value=value.strip(),
+                    name=country_name(iso, chinese=(get_language() or "").startswith("zh")),
+                    code=iso,
+                    supported=", ".join(sorted(COUNTRIES)),
+                )
             )
-        return code
+        )
 
     def validate_employeeName(self, value: str) -> str:  # noqa: N802 - wire name
         # The name becomes the directory display name and, via pinyin, the account and
@@ -86,9 +104,7 @@ class AccountUserSerializer(serializers.Serializer):
             ch.isalpha() or ch in NAME_PUNCTUATION or unicodedata.category(ch).startswith("M")
             for ch in value
         ):
-            raise serializers.ValidationError(
-                "Use only letters, spaces and . · ' - in a name."
-            )
+            raise serializers.ValidationError(_("Use only letters, spaces and . · ' - in a name."))
         return value.strip()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +136,7 @@ class UserListField(serializers.ListField):
 class AccountTypeField(serializers.ChoiceField):
     """A registered account type; follows the registry (a type added later is accepted)."""
 
-    default_error_messages = {"invalid_choice": 'Unknown system "{input}"; use {known}.'}
+    default_error_messages = {"invalid_choice": _('Unknown system "{input}"; use {known}.')}
 
     def __init__(self, **kwargs: Any):
         super().__init__(choices=registry.choices(), **kwargs)
@@ -139,7 +155,7 @@ class TaskFilterSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
     account_type = AccountTypeField(
-        required=False, error_messages={"invalid_choice": '"{input}" is not a valid choice.'}
+        required=False, error_messages={"invalid_choice": _('"{input}" is not a valid choice.')}
     )
     employee_number = StrictCharField(max_length=64, required=False)
     business_key = StrictCharField(max_length=128, required=False)
@@ -179,8 +195,27 @@ class CreateAccountsRequestSerializer(serializers.Serializer):
         limit = settings.ACCOUNT_CREATION_MAX_USERS_PER_REQUEST
         if len(value) > limit:
             raise serializers.ValidationError(
-                f"At most {limit} users per request; this one has {len(value)}. "
-                "Split it into several requests with different businessKeys."
+                _(
+                    "At most %(limit)s users per request; this one has %(count)s. "
+                    "Split it into several requests with different businessKeys."
+                )
+                % {"limit": limit, "count": len(value)}
+            )
+        return value
+
+    def validate_employeeType(self, value: str) -> str:  # noqa: N802 - wire name
+        # An accountType mapped to a person type (供应商 -> S) decides instead (departments'
+        # AccountCategoryMapping); the check is field-level so it is reported with every other error.
+        account_type = self.initial_data.get("accountType") if isinstance(self.initial_data, dict) else None
+        # accountType is read unvalidated here: look it up only when it could be a valid one (a NUL
+        # byte or an overlong value would reach the database, which PostgreSQL refuses).
+        imposed = ""
+        if isinstance(account_type, str) and len(account_type) <= 32 and account_type.isprintable():
+            imposed = account_category_of(account_type=account_type).employee_type
+        effective = imposed or value
+        if not employee_type_exists(employee_type=effective):
+            raise serializers.ValidationError(
+                str(message("intake.employee_type_unknown", value=effective, known=employee_types_described()))
             )
         return value
 
@@ -229,6 +264,7 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
     attempts = serializers.IntegerField(read_only=True, help_text="Attempt rows of this task.")
     attempts_left = serializers.SerializerMethodField()
     phone_number = serializers.SerializerMethodField()
+    last_error = serializers.SerializerMethodField(help_text="In the caller's language (Accept-Language).")
 
     class Meta:
         model = AccountCreationTask
@@ -267,6 +303,9 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
     def get_priority(self, task: AccountCreationTask) -> str:
         return PRIORITY_NAMES.get(task.priority, "normal")
 
+    def get_last_error(self, task: AccountCreationTask) -> str:
+        return task_last_error(task)
+
     def get_phone_number(self, task: AccountCreationTask) -> str:
         return mask_phone(task.phone_number)
 
@@ -276,6 +315,15 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
 
 
 class AccountCreationLogSerializer(serializers.ModelSerializer):
+    error_message = serializers.SerializerMethodField(help_text="In the caller's language (Accept-Language).")
+    error_details = serializers.SerializerMethodField()
+
+    def get_error_message(self, log: AccountCreationLog) -> str:
+        return render_stored(log.error_data, log.error_message)
+
+    def get_error_details(self, log: AccountCreationLog) -> Any:
+        return zoned_details(log.error_details)
+
     class Meta:
         model = AccountCreationLog
         fields = [

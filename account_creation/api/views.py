@@ -24,6 +24,7 @@ from account_creation.account_types import registry
 from account_creation.api import serializers as s
 from account_creation.api.pagination import TaskPagination
 from account_creation.api.schema import ErrorDocumentingAutoSchema
+from account_creation.messages import message
 from account_creation.models import AccountCreationTask, TaskStatus
 from account_creation.selectors import task_list, task_logs, task_stats
 from account_creation.services.intake import IntakeIssue, payload_fingerprint, request_create_accounts
@@ -91,7 +92,7 @@ def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _envelope_errors(detail: Any) -> list[dict[str, Any]]:
-    return [IntakeIssue(None, None, path, message).as_dict() for path, message in _flatten(detail)]
+    return [IntakeIssue(None, None, path, text).as_dict() for path, text in _flatten(detail)]
 
 
 def _validate_users(raw_users: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[IntakeIssue]]:
@@ -102,18 +103,26 @@ def _validate_users(raw_users: list[Any]) -> tuple[list[tuple[int, dict[str, Any
     user_serializer = s.AccountUserSerializer()
     for index, raw in enumerate(raw_users):
         if not isinstance(raw, dict):
-            rejected.append(
-                IntakeIssue(index, None, "userList", "Each user must be a JSON object.")
-            )
+            rejected.append(IntakeIssue(index, None, "userList", message("intake.user_not_object")))
             continue
         number = raw.get("employeeNumber")
         number = _clean(number, 64) if isinstance(number, str) else None
         try:
             accepted.append((index, dict(user_serializer.run_validation(raw))))
         except serializers.ValidationError as exc:
-            for path, message in _flatten(exc.detail):
-                rejected.append(IntakeIssue(index, number, path, message))
+            for path, text in _flatten(exc.detail):
+                rejected.append(IntakeIssue(index, number, path, text))
     return accepted, rejected
+
+
+def _user_errors_of(data: dict[str, Any], envelope_errors: Any) -> list[dict[str, Any]]:
+    """Each person's errors of a request whose envelope is wrong too (none when userList
+    itself is wrong: not a list, empty or longer than allowed)."""
+    raw_users = data.get("userList")
+    if "userList" in envelope_errors or not isinstance(raw_users, list):
+        return []
+    _, rejected = _validate_users(raw_users)
+    return [issue.as_dict() for issue in rejected]
 
 
 class AccountCreationTaskViewSet(
@@ -184,24 +193,24 @@ class AccountCreationTaskViewSet(
             data = request.data
         except UnsupportedMediaType:
             # The contract answers every malformed envelope with 400 (the replaced system did).
+            content_type = _clean(request.content_type or "", 100)
             raise IntakeRejected(
-                _envelope_errors(
-                    {"body": [f"Send JSON with Content-Type: application/json, not {request.content_type!r}."]}
-                )
+                _envelope_errors({"body": [str(message("intake.body_content_type", content_type=content_type))]})
             ) from None
         except ParseError as exc:
-            raise IntakeRejected(_envelope_errors({"body": [str(exc.detail)]})) from None
+            detail = str(message("intake.body_parse", detail=_clean(str(exc.detail))))
+            raise IntakeRejected(_envelope_errors({"body": [detail]})) from None
         except RecursionError:
-            raise IntakeRejected(_envelope_errors({"body": ["The JSON body is nested too deeply."]})) from None
+            raise IntakeRejected(_envelope_errors({"body": [str(message("intake.body_too_deep"))]})) from None
         except RequestDataTooBig:
-            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            message = f"The body is larger than {limit} bytes; split the batch into several requests."
-            raise IntakeRejected(_envelope_errors({"body": [message]}), status_code=413) from None
+            too_large = message("intake.body_too_large", limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            raise IntakeRejected(_envelope_errors({"body": [str(too_large)]}), status_code=413) from None
         if not isinstance(data, dict):
-            raise IntakeRejected(_envelope_errors({"body": ["The body must be a JSON object."]}))
+            raise IntakeRejected(_envelope_errors({"body": [str(message("intake.body_not_object"))]}))
         envelope = s.CreateAccountsRequestSerializer(data=data)
         if not envelope.is_valid():
-            raise IntakeRejected(_envelope_errors(envelope.errors))
+            # Everything wrong in one answer: the envelope's errors and every person's.
+            raise IntakeRejected(_envelope_errors(envelope.errors) + _user_errors_of(data, envelope.errors))
         validated = dict(envelope.validated_data)
         access_of(request).require_origin(validated["originSystem"])  # 403 before anything is written
         raw_users = validated.pop("userList")

@@ -28,6 +28,7 @@ from account_creation.connectors.http import (
     safe_text,
 )
 from account_creation.connectors.ownership import collision, owner_conflict, owners_in, same_employee
+from account_creation.messages import message
 from accountsync.errors import PermanentError, RetryableError
 from accountsync.logging import kv
 
@@ -65,14 +66,13 @@ class ExchangeConnector:
         )
         if answer.status in (401, 403):
             raise PermanentError(
-                f"{SYSTEM} refused EMAIL_AUTH_TOKEN (HTTP {answer.status}). Check EMAIL_AUTH_TOKEN, "
-                "then retry the task.",
+                message("exchange.token_refused", status=answer.status),
                 details=answer.details(request=request_details),
             )
         if 400 <= answer.status < 500:
             raise PermanentError(
-                f"{SYSTEM} refused the request (HTTP {answer.status}"
-                + (f": {answer.message}" if answer.message else "") + "). Correct it, then retry the task.",
+                message("exchange.refused", status=answer.status,
+                        detail=f": {answer.message}" if answer.message else ""),
                 details=answer.details(request=request_details),
             )
         result = answer.body.get("jsonValue") if answer.is_json_object else None
@@ -96,8 +96,7 @@ class ExchangeConnector:
             return result
         if not success and not fail:
             raise RetryableError(
-                f"{SYSTEM} answered with neither success nor fail for {request.username!r}: unknown state; "
-                "the task retries on its own.",
+                message("exchange.unknown_state", username=request.username),
                 details=details,
             )
         texts = [dumps(item).lower() for item in fail]
@@ -108,13 +107,11 @@ class ExchangeConnector:
         first = safe_text(dumps(fail[0]), 200)
         if any(marker in text for text in texts for marker in NOT_FOUND_MARKERS):
             raise RetryableError(
-                f"{SYSTEM} cannot see the AD user {request.username!r} yet (AD replication after IDaaS "
-                f"created it): {first}; the task retries on its own.",
+                message("exchange.ad_user_not_visible", username=request.username, detail=first),
                 details=details,
             )
         raise PermanentError(
-            f"{SYSTEM} could not enable the mailbox of {request.username!r} with alias "
-            f"{request.email_local_part!r}: {first}. Correct it, then retry the task.",
+            message("exchange.enable_failed", username=request.username, alias=request.email_local_part, detail=first),
             details=details,
         )
 
@@ -148,15 +145,13 @@ def _refuse_foreign_mailbox(request: ProvisioningRequest, fail: list[Any]) -> No
             raise collision(
                 system=SYSTEM, what="mailbox", account=sam, owner=owner_conflict(owners_in(item), number) or "",
                 employee_number=number,
-                hint=f"Exchange reported the mailbox of {sam!r} although {request.username!r} was asked for: "
-                "check the AD account and its mailbox with the Exchange administrator.",
+                hint=message("ownership.hint_exchange_other", found=sam, username=request.username),
             )
         owner = owner_conflict(owners_in(item), number)
         if owner is not None:
             raise collision(
                 system=SYSTEM, what="mailbox", account=request.username, owner=owner, employee_number=number,
-                hint="Check the AD account and its mailbox with the Exchange administrator (a reused "
-                "sAMAccountName?), or correct the employee number in the OA system.",
+                hint=message("ownership.hint_exchange"),
             )
 
 

@@ -27,8 +27,10 @@ from requests.adapters import HTTPAdapter
 
 from account_creation import countries
 from account_creation.connectors.base import Person, ProvisioningRequest
+from account_creation.messages import message
 from accountsync.errors import PermanentError, RetryableError
 from accountsync.logging import kv
+from accountsync.messages import Message
 from accountsync.redaction import register_secret, safe_data, safe_string
 
 logger = logging.getLogger(__name__)
@@ -208,18 +210,16 @@ def post_json(
     except requests.Timeout as exc:
         sent = not isinstance(exc, requests.ConnectTimeout)
         logger.warning(kv(event="http_timeout", system=system, action=action, sent=sent))
-        outcome = ("the request may have been applied" if sent
-                   else "the request was not sent")
         raise RetryableError(
-            f"{system} {action}: no answer within {http_timeout()[1 if sent else 0]:g} s ({outcome}); "
-            "the task retries on its own.",
+            message("http.timeout_sent" if sent else "http.timeout_not_sent", system=system, action=action,
+                    seconds=f"{http_timeout()[1 if sent else 0]:g}"),
             details={"error": type(exc).__name__, "maybe_applied": sent, **extra},
         ) from None
     except requests.RequestException as exc:
         logger.warning(kv(event="http_error", system=system, action=action, error=type(exc).__name__))
         raise RetryableError(
-            f"{system} {action}: cannot reach {system} ({type(exc).__name__}: {safe_text(exc, 200)}); "
-            "the task retries on its own.",
+            message("http.unreachable", system=system, action=action,
+                    detail=f"{type(exc).__name__}: {safe_text(exc, 200)}"),
             details={"error": type(exc).__name__, "maybe_applied": True, **extra},
         ) from None
     elapsed_ms = int((time.monotonic() - started) * 1000)
@@ -233,13 +233,13 @@ def post_json(
                    code=answer.code or "-", ms=elapsed_ms))
     if answer.status == 429:
         raise RetryableError(
-            f"{system} {action}: rate limited (HTTP 429); the task retries later.",
+            message("http.rate_limited", system=system, action=action),
             details=answer.details(**extra),
         )
     if answer.status >= 500:
         raise RetryableError(
-            f"{system} {action}: server error HTTP {answer.status}"
-            + (f" ({answer.message})" if answer.message else "") + "; the task retries on its own.",
+            message("http.server_error", system=system, action=action, status=answer.status,
+                    detail=f" ({answer.message})" if answer.message else ""),
             details=answer.details(maybe_applied=True, **extra),
         )
     return answer
@@ -249,9 +249,7 @@ def malformed(answer: Answer, *, system: str, action: str, request_details: Any 
     """The error for a body that is not the JSON object the contract promises."""
     extra = {"request": request_details} if request_details is not None else {}
     return RetryableError(
-        f"{system} {action}: HTTP {answer.status} with a body that is not a JSON object "
-        f"(starts {answer.excerpt[:80]!r}); the task retries on its own. If it persists, check "
-        f"that the {system} base URL points at the API and not at a proxy or login page.",
+        message("http.malformed", system=system, action=action, status=answer.status, excerpt=answer.excerpt[:80]),
         details=answer.details(maybe_applied=True, **extra),
     )
 
@@ -328,8 +326,7 @@ class TokenCache:
                 return self._token
             if self._failure is not None and now < self._failure_until:
                 raise PermanentError(
-                    f"{self._failure.message} (remembered for {self._failure_memory:g} s "
-                    "to avoid locking the client; not retried against the server)",
+                    message("token.remembered", reason=self._failure.msg, seconds=f"{self._failure_memory:g}"),
                     details={**self._failure.details, "remembered": True},
                 )
             self._token = None
@@ -370,7 +367,7 @@ def post_with_token(
     action: str,
     request_details: Any,
     on_rejected: Callable[[bool], None],
-    rejected_again: str,
+    rejected_again: str | Message,
     is_rejected: Callable[[Answer], bool] = _http_401,
     require_json: bool = False,
 ) -> Answer:

@@ -29,6 +29,7 @@ from account_creation.connectors.http import (
     token_lifetime,
 )
 from account_creation.connectors.ownership import collision, owner_conflict, owners_in
+from account_creation.messages import message
 from accountsync.errors import PermanentError, RetryableError
 from accountsync.logging import kv
 
@@ -67,14 +68,12 @@ class IdaasConnector:
             return token, token_lifetime(answer.body.get("expires_in"), default=DEFAULT_TOKEN_SECONDS)
         if 400 <= answer.status < 500 or answer.code.startswith("4"):
             raise PermanentError(
-                f"{SYSTEM} refused the enterprise token (HTTP {answer.status}, code {answer.code or '-'}"
-                + (f": {answer.message}" if answer.message else "")
-                + "). Check IDAAS_ACCOUNT and IDAAS_SECRET, then retry the task.",
+                message("idaas.token_refused", status=answer.status, code=answer.code or "-",
+                        detail=f": {answer.message}" if answer.message else ""),
                 details=answer.details(),
             )
         raise RetryableError(
-            f"{SYSTEM} token answer without a token (HTTP {answer.status}, code {answer.code or '-'}); "
-            "the task retries on its own.",
+            message("idaas.token_missing", status=answer.status, code=answer.code or "-"),
             details=answer.details(),
         )
 
@@ -98,8 +97,7 @@ class IdaasConnector:
     def create(self, request: ProvisioningRequest) -> AccountResult:
         if not request.ou:
             raise RetryableError(
-                f"No AD OU for departmentCode {request.person.department_code!r}: add the OU to its "
-                "department mapping; the task retries on its own.",
+                message("prepare.ou_missing", department=request.person.department_code),
                 details={"department_code": request.person.department_code},
             )
         payload = self.payload(request)
@@ -114,8 +112,7 @@ class IdaasConnector:
             self.session, url, payload, tokens=self.tokens,
             header="Authorization", headers={"Content-Type": "application/json"},
             system=SYSTEM, action="create", request_details=request_details, on_rejected=rejected,
-            rejected_again=f"{SYSTEM} create: HTTP 401 even with a freshly fetched token; the task retries on "
-            "its own. If it persists, check that IDAAS_ACCOUNT may call the onboarding API.",
+            rejected_again=message("idaas.token_rejected_again"),
         )
         return self._result(request, answer, request_details, context)
 
@@ -132,8 +129,7 @@ class IdaasConnector:
         if not answer.is_json_object:
             if 400 <= answer.status < 500:
                 raise PermanentError(
-                    f"{SYSTEM} create refused the user with HTTP {answer.status} (body not JSON: "
-                    f"{answer.excerpt[:120]!r}). Correct the data, then retry the task.",
+                    message("idaas.refused_not_json", status=answer.status, excerpt=answer.excerpt[:120]),
                     details=answer.details(request=request_details),
                 )
             raise malformed(answer, system=SYSTEM, action="create", request_details=request_details)
@@ -142,16 +138,16 @@ class IdaasConnector:
             return AccountResult(account_id=_account_id(answer.body) or request.username,
                                  username=request.username, email=request.email)
         details = answer.details(request=request_details)
-        reason = f"HTTP {answer.status}, code {answer.code or '-'}" + (
-            f": {answer.message}" if answer.message else "")
+        detail = f": {answer.message}" if answer.message else ""
         if 400 <= answer.status < 500 or (len(answer.code) == 3 and answer.code.startswith("4")):
             raise PermanentError(
-                f"{SYSTEM} refused the user ({reason}). Check the OU {request.ou!r}, the user type "
-                f"{request.idaas_user_type!r}, the phone number and the email, then retry the task.",
+                message("idaas.refused", status=answer.status, code=answer.code or "-", detail=detail,
+                        ou=request.ou, user_type=request.idaas_user_type),
                 details=details,
             )
-        raise RetryableError(f"{SYSTEM} create: unexpected answer ({reason}); the task retries on its own.",
-                             details=details)
+        raise RetryableError(
+            message("idaas.unexpected", status=answer.status, code=answer.code or "-", detail=detail), details=details
+        )
 
     @staticmethod
     def _refuse_foreign_user(request: ProvisioningRequest, answer: Answer) -> None:
@@ -163,9 +159,7 @@ class IdaasConnector:
             raise collision(
                 system=SYSTEM, what="userName", account=request.username, owner=owner,
                 employee_number=request.person.employee_number,
-                hint=f"Check in IDaaS whose user {request.username} is: if the employee number is wrong or "
-                "reused, correct it in the OA system and send a new request; if the user is stale, have "
-                "the IDaaS administrator remove it.",
+                hint=message("ownership.hint_idaas", username=request.username),
             )
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from account_creation.messages import message
 from accountsync.errors import PermanentError
+from accountsync.messages import Message
 from accountsync.redaction import safe_string
 
 # Keys (compared lower-case) whose value is an employee number.
@@ -67,12 +69,11 @@ def owner_conflict(owners: list[str], employee_number: str) -> str | None:
 
 
 def collision(*, system: str, what: str, account: str, owner: str, employee_number: str,
-              hint: str) -> OwnershipConflict:
+              hint: Message) -> OwnershipConflict:
     """The error for an existing account that belongs to another employee (``owner``, when known)."""
     account, owner = safe_string(account)[:100], safe_string(owner)[:64]
-    whose = f"already belongs to employee {owner}" if owner else "is another account"
+    said = {"what": what, "account": account, "system": system, "employee": employee_number, "hint": hint}
     return OwnershipConflict(
-        f"{what} {account} {whose} in {system}, not {employee_number}'s; it is not adopted. {hint} "
-        "Then retry the task.",
+        message("ownership.belongs_to", owner=owner, **said) if owner else message("ownership.another_account", **said),
         details={"collision": {"system": system, "account": account, "owner": owner}},
     )

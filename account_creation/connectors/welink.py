@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from account_creation.connectors.base import AccountResult, ProvisioningRequest
 from account_creation.connectors.http import (
@@ -29,8 +30,10 @@ from account_creation.connectors.http import (
     token_lifetime,
 )
 from account_creation.connectors.ownership import OwnershipConflict, collision, owner_conflict
+from account_creation.messages import message
 from accountsync.errors import ConnectorError, PermanentError, RetryableError
 from accountsync.logging import kv
+from accountsync.messages import translatable
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +49,17 @@ TOKEN_EXPIRED = "47103"  # noqa: S105 - an error code
 RATE_LIMITED = "48503"
 # Retrying cannot help until a person changes the data, the department or the app's grants.
 PERMANENT_CODES: dict[str, str] = {
-    "47004": "a field has an invalid value",
-    "47008": "the data failed WeLink's validation",
-    "47106": "the department (or its parent) does not exist in WeLink",
-    "501": "the API is not granted to the app: grant it in the WeLink developer console",
+    "47004": gettext_noop("a field has an invalid value"),
+    "47008": gettext_noop("the data failed WeLink's validation"),
+    "47106": gettext_noop("the department (or its parent) does not exist in WeLink"),
+    "501": gettext_noop("the API is not granted to the app: grant it in the WeLink developer console"),
 }
 # Token errors: retrying only locks the client (41403), so they are permanent and remembered.
 CREDENTIAL_CODES: dict[str, str] = {
-    "41403": "the client is locked after too many failed attempts",
-    "10007": "wrong client id or secret",
-    "41579": "the client id is empty",
-    "41580": "the client secret is empty",
+    "41403": gettext_noop("the client is locked after too many failed attempts"),
+    "10007": gettext_noop("wrong client id or secret"),
+    "41579": gettext_noop("the client id is empty"),
+    "41580": gettext_noop("the client secret is empty"),
 }
 
 
@@ -81,15 +84,13 @@ class WelinkConnector:
             return token, token_lifetime(answer.body.get("expires_in"), default=DEFAULT_TOKEN_SECONDS)
         if answer.code in CREDENTIAL_CODES:
             raise PermanentError(
-                f"{SYSTEM} refused the client credentials (code {answer.code}: "
-                f"{CREDENTIAL_CODES[answer.code]}). Check WELINK_CLIENT_ID and WELINK_CLIENT_SECRET"
-                + (" and ask the WeLink admin to unlock the client" if answer.code == "41403" else "")
-                + ", then retry the task.",
+                message("welink.client_locked" if answer.code == "41403" else "welink.credentials_refused",
+                        code=answer.code, meaning=translatable(CREDENTIAL_CODES[answer.code])),
                 details=answer.details(),
             )
         raise RetryableError(
-            f"{SYSTEM} token: no token in the answer (HTTP {answer.status}, code {answer.code or '-'}"
-            + (f": {answer.message}" if answer.message else "") + "); the task retries on its own.",
+            message("welink.token_missing", status=answer.status, code=answer.code or "-",
+                    detail=f": {answer.message}" if answer.message else ""),
             details=answer.details(),
         )
 
@@ -107,31 +108,23 @@ class WelinkConnector:
             self.session, self.base_url + path, payload, tokens=self.tokens,
             header="x-wlk-Authorization", headers={"Content-Type": "application/json", "Accept-Charset": "UTF-8"},
             system=SYSTEM, action=action, request_details=request_details, on_rejected=rejected,
-            rejected_again=f"{SYSTEM} {action}: the token was rejected as expired even right after refetching "
-            "it; the task retries on its own.",
+            rejected_again=message("welink.token_rejected_again", action=action),
             is_rejected=_token_rejected, require_json=True,
         )
 
     def _classify(self, answer: Answer, *, action: str, request_details: Any) -> ConnectorError:
         code = answer.code
         details = answer.details(request=request_details)
-        reason = f"code {code or '-'}" + (f": {answer.message}" if answer.message else "")
+        said = {"action": action, "code": code or "-", "detail": f": {answer.message}" if answer.message else ""}
         if code == RATE_LIMITED:
-            return RetryableError(f"{SYSTEM} {action}: rate limited ({reason}); the task retries later.",
-                                  details=details)
+            return RetryableError(message("welink.rate_limited", **said), details=details)
         if code in PERMANENT_CODES:
             return PermanentError(
-                f"{SYSTEM} {action} refused ({reason}): {PERMANENT_CODES[code]}. Correct it, then retry the task.",
-                details=details,
+                message("welink.refused", meaning=translatable(PERMANENT_CODES[code]), **said), details=details
             )
         if code in CREDENTIAL_CODES:
-            return PermanentError(
-                f"{SYSTEM} {action} refused the credentials ({reason}). Check WELINK_CLIENT_ID and "
-                "WELINK_CLIENT_SECRET, then retry the task.",
-                details=details,
-            )
-        return RetryableError(f"{SYSTEM} {action}: unexpected answer (HTTP {answer.status}, {reason}); "
-                              "the task retries on its own.", details=details)
+            return PermanentError(message("welink.call_credentials_refused", **said), details=details)
+        return RetryableError(message("welink.unexpected", status=answer.status, **said), details=details)
 
     def lookup(self, employee_number: str, *, context: dict[str, object] | None = None) -> str | None:
         """The WeLink userId of the person with this corpUserId, or None when there is none.
@@ -154,9 +147,7 @@ class WelinkConnector:
         if owner is not None:
             raise collision(
                 system=SYSTEM, what="WeLink user", account=user_id, owner=owner, employee_number=employee_number,
-                hint=f"The look-up by corpUserId {employee_number} found a user with another corpUserId or "
-                "employeeId: check the user in the WeLink admin console and correct its corpUserId/employeeId, "
-                "or correct the employee number in the OA system.",
+                hint=message("ownership.hint_welink", employee=employee_number),
             )
         return user_id
 
@@ -185,9 +176,7 @@ class WelinkConnector:
             return self._result(request, user_id, adopted=True)
         if not request.corp_dept_code:
             raise RetryableError(
-                f"No WeLink department code for departmentCode {request.person.department_code!r}: add "
-                "the department mapping (its IDaaS department code is the corpDeptCode WeLink knows); "
-                "the task retries on its own.",
+                message("prepare.welink_department_missing", department=request.person.department_code),
                 details={"department_code": request.person.department_code},
             )
         payload = self.payload(request)
@@ -212,8 +201,7 @@ class WelinkConnector:
             raise
         except ConnectorError as lookup_error:
             raise RetryableError(
-                f"{error.message} The look-up that checks whether the user exists anyway failed too "
-                f"({lookup_error.message}); the task retries and looks up first.",
+                message("welink.lookup_failed_too", reason=error.msg, lookup=lookup_error.msg),
                 details={**error.details, "lookup_error": lookup_error.message},
             ) from None
         if user_id is not None:

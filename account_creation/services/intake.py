@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from account_creation.account_types import registry
+from account_creation.messages import message
 from account_creation.models import (
     OCCUPYING_STATUSES,
     PRIORITY_BY_NAME,
@@ -26,13 +27,17 @@ from account_creation.models import (
 )
 from accountsync.errors import ConflictError, IntakeRejected
 from accountsync.logging import kv
+from accountsync.messages import Message, render_stored
 from departments.models import DepartmentMapping, EmployeeTypeMapping
+from departments.selectors import account_category_of, employee_types_described
 
 logger = logging.getLogger(__name__)
 
 # Stored in a reuse warning of the request row (not sent to the client), so a replay can
 # list the reused task again.
 REUSED_TASK_KEY = "reusedTaskId"
+# Stored with an issue of ours (code and parameters), so a replay answers in its caller's language.
+MESSAGE_KEY = "messageData"
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class IntakeIssue:
     index: int | None
     employee_number: str | None
     field: str
-    message: str
+    message: str | Message  # a Message of ours, or a text already rendered (a field error)
 
     reused_task_id: int | None = None
 
@@ -51,18 +56,23 @@ class IntakeIssue:
             "index": self.index,
             "employeeNumber": self.employee_number,
             "field": self.field,
-            "message": self.message,
+            "message": str(self.message),
         }
 
     def as_stored_dict(self) -> dict[str, Any]:
         stored = self.as_dict()
+        if isinstance(self.message, Message):
+            stored[MESSAGE_KEY] = self.message.as_stored()
         if self.reused_task_id is not None:
             stored[REUSED_TASK_KEY] = self.reused_task_id
         return stored
 
 
 def _public(issue: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in issue.items() if key != REUSED_TASK_KEY}
+    public = {key: value for key, value in issue.items() if key not in (REUSED_TASK_KEY, MESSAGE_KEY)}
+    if issue.get(MESSAGE_KEY):
+        public["message"] = render_stored(issue[MESSAGE_KEY], str(issue.get("message", "")))
+    return public
 
 
 @dataclass
@@ -133,9 +143,12 @@ def _replay(
 ) -> IntakeResult:
     if existing.payload_sha256 != fingerprint:
         raise ConflictError(
-            f"businessKey {existing.business_key!r} from {existing.origin_system!r} was already "
-            f"accepted on {existing.created_at:%Y-%m-%d %H:%M:%S} with a different body. "
-            "A replay must repeat the same body; a new request needs a new businessKey.",
+            message(
+                "intake.business_key_reused",
+                business_key=existing.business_key,
+                origin_system=existing.origin_system,
+                accepted_at=existing.created_at,
+            ),
             code="business_key_reused",
         )
     # The request's own tasks, plus the tasks of other requests it reused (recorded in
@@ -148,7 +161,7 @@ def _replay(
     tasks.sort(key=lambda task: (position.get(task.employee_number, len(position)), task.sequence, task.pk))
     return IntakeResult(
         tasks=[(task, False) for task in tasks],
-        errors=list(existing.errors),
+        errors=[_public(error) for error in existing.errors],
         warnings=[_public(warning) for warning in existing.warnings],
         replayed=True,
         request=existing,
@@ -174,23 +187,23 @@ def _accept(
         return _replay(existing_request, fingerprint, users)
 
     errors = list(rejected)
+    # The system we replace says "供应商" where we say supplier: an operator-editable mapping
+    # names the category and, for such a category, the person type that applies.
+    category = account_category_of(account_type=envelope["accountType"])
+    envelope = {
+        **envelope,
+        "accountType": category.category,
+        "employeeType": category.employee_type or envelope["employeeType"],
+    }
+    # The serializer checked it; a type deleted in between is still reported with the rest.
     if not EmployeeTypeMapping.objects.filter(employee_type=envelope["employeeType"]).exists():
-        known = ", ".join(
-            EmployeeTypeMapping.objects.order_by("employee_type").values_list(
-                "employee_type", flat=True
-            )
+        unknown = IntakeIssue(
+            None,
+            None,
+            "employeeType",
+            message("intake.employee_type_unknown", value=envelope["employeeType"], known=employee_types_described()),
         )
-        raise IntakeRejected(
-            [
-                IntakeIssue(
-                    None,
-                    None,
-                    "employeeType",
-                    f"Unknown employeeType {envelope['employeeType']!r}. Known types: {known}. "
-                    "An operator can add it under Employee type mappings in the admin.",
-                ).as_dict()
-            ]
-        )
+        raise IntakeRejected([issue.as_dict() for issue in sorted([unknown, *errors], key=_issue_order)])
 
     # Duplicates inside this request: the first occurrence wins.
     first_index: dict[str, int] = {}
@@ -203,8 +216,7 @@ def _accept(
                     index,
                     number,
                     "employeeNumber",
-                    f"Employee {number} appears more than once in this request "
-                    f"(first at index {first_index[number]}); each person may appear once.",
+                    message("intake.duplicate_person", employee=number, first=first_index[number]),
                 )
             )
             continue
@@ -243,8 +255,13 @@ def _accept(
                         index,
                         number,
                         "systemList",
-                        f"Employee {number} already has a {system} task #{existing.pk} "
-                        f"({existing.status}); it was reused, not duplicated.",
+                        message(
+                            "intake.task_reused",
+                            employee=number,
+                            system=registry.get(system).label,
+                            task=existing.pk,
+                            status=message(f"status.{existing.status}"),
+                        ),
                         reused_task_id=existing.pk,
                     )
                 )
@@ -257,13 +274,12 @@ def _accept(
                     index,
                     number,
                     "departmentCode",
-                    f"Department {user['departmentCode']!r} has no mapping yet; the tasks wait "
-                    "and retry until an operator adds it (run load_department_mappings or add it "
-                    "under Department mappings).",
+                    message("intake.department_unmapped", department=user["departmentCode"]),
                 )
             )
 
-    error_dicts = [issue.as_dict() for issue in sorted(errors, key=_issue_order)]
+    ordered_errors = sorted(errors, key=_issue_order)
+    error_dicts = [issue.as_dict() for issue in ordered_errors]
     if accepted_users == 0:
         raise IntakeRejected(error_dicts)
     warning_dicts = [issue.as_dict() for issue in warnings]
@@ -279,7 +295,7 @@ def _accept(
             payload_sha256=fingerprint,
             user_count=len(users) + len(rejected),
             accepted_count=accepted_users,
-            errors=error_dicts,
+            errors=[issue.as_stored_dict() for issue in ordered_errors],
             warnings=[issue.as_stored_dict() for issue in warnings],
             client=client if getattr(client, "pk", None) else None,
         )
@@ -310,15 +326,12 @@ def _issue_order(issue: IntakeIssue) -> tuple[int, str]:
 
 def _missing_dependency(
     number: str, systems: list[str], occupied: dict[tuple[str, str], AccountCreationTask]
-) -> str:
+) -> Message | None:
     for system in systems:
         for dependency in registry.dependencies(system):
             if dependency not in systems and (number, dependency) not in occupied:
-                return (
-                    f"{system} needs the person's {dependency} account, but employee {number} "
-                    f"has no {dependency} task; add {dependency!r} to systemList."
-                )
-    return ""
+                return message("intake.missing_dependency", system=system, dependency=dependency, employee=number)
+    return None
 
 
 def _new_task(envelope: dict[str, Any], system: str, user: dict[str, Any]) -> AccountCreationTask:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from account_creation.connectors.base import ConnectorError, RetryableError
+from account_creation.messages import message
 from account_creation.models import MailboxAddress
 from account_creation.naming import LOCAL_PART_MAX, email_local_part
 from account_creation.reserved import local_part_reserved, reserved_names
@@ -100,8 +101,8 @@ def mailbox_allocate(*, employee_number: str, employee_name: str, domain: str) -
         logger.info(kv(event="mailbox_allocated", employee=employee_number, address=mailbox.address))
         return mailbox
     raise RetryableError(
-        f"Could not allocate a mailbox address for {employee_number} after {MAX_ATTEMPTS} tries "
-        f"(other runners kept taking the candidates for {base!r}@{domain}); the task retries on its own.",
+        message("prepare.mailbox_contended", employee=employee_number, tries=MAX_ATTEMPTS, local_part=base,
+                domain=domain.lstrip("@")),
         details={"employee_number": employee_number, "local_part": base, "domain": domain},
     )
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from account_creation.account_types import registry
 from account_creation.connectors.base import Person, ProvisioningRequest
+from account_creation.messages import message
 from account_creation.models import AccountCreationTask, MailboxAddress
 from account_creation.naming import english_name, idaas_username
 from account_creation.reserved import local_part_reserved, username_reserved
@@ -41,19 +42,16 @@ class BatchPreparer:
         """Raises RetryableError when a mapping is missing (an operator can add it), PermanentError
         for a reserved name, a purged task or a name the directory cannot take."""
         if is_anonymised(task):
-            raise PermanentError(
-                f"The personal data of task #{task.pk} was removed by purge_personal_data (retention); it "
-                "cannot be provisioned again. Send a new request from the OA system for this person."
-            )
+            raise PermanentError(message("prepare.personal_data_purged", task=task.pk))
         username = idaas_username(task.employee_name, task.employee_number)
         reserved = username_reserved(username)
         if reserved is not None:
             raise reserved.error()
         mailbox = self.mailboxes.get(task.employee_number)
         if isinstance(mailbox, ConnectorError):
-            raise type(mailbox)(mailbox.message, details=mailbox.details)
+            raise type(mailbox)(mailbox.msg, details=mailbox.details)
         if mailbox is None:  # pragma: no cover - every claimed person was allocated above
-            raise RetryableError(f"No mailbox address allocated for {task.employee_number}; retrying.")
+            raise RetryableError(message("prepare.mailbox_missing", employee=task.employee_number))
         # A stored address allocated before the deny-list changed: its base and its alias.
         reserved = local_part_reserved(mailbox.base_local_part) or local_part_reserved(mailbox.local_part)
         if reserved is not None:
@@ -61,16 +59,13 @@ class BatchPreparer:
         department = self.departments.get(task.department_code)
         if department is None and registry.get(task.account_type).needs_department:
             raise RetryableError(
-                f"No department mapping for departmentCode {task.department_code!r}. Run "
-                "`python manage.py load_department_mappings` or add the mapping under Department "
-                "mappings; the task retries on its own.",
+                message("prepare.department_unmapped", department=task.department_code),
                 details={"department_code": task.department_code},
             )
         employee_type = self.employee_types.get(task.employee_type)
         if employee_type is None:
             raise RetryableError(
-                f"No employee type mapping for employeeType {task.employee_type!r}. Add it under "
-                "Employee type mappings in the admin; the task retries on its own.",
+                message("prepare.employee_type_unmapped", employee_type=task.employee_type),
                 details={"employee_type": task.employee_type},
             )
         person = Person(

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from account_creation.account_types import registry
 from account_creation.connectors.base import AccountResult
+from account_creation.messages import message
 from account_creation.models import AccountCreationLog, AccountCreationTask, AttemptOutcome, TaskStatus
 from account_creation.selectors import attempt_counts, eligible_tasks
 from account_creation.services.backoff import RetryStrategy
@@ -45,6 +46,7 @@ from account_creation.services.cancel import cancel_if_request_cancelled
 from account_creation.services.sql import update_rows, write_transaction
 from accountsync.errors import ConnectorError
 from accountsync.logging import kv
+from accountsync.messages import Message
 from accountsync.redaction import redact_text, stored_details
 from callbacks.services import RequestRef, callback_events_emit, requests_with_callbacks
 
@@ -153,7 +155,12 @@ def task_renew_lease(*, claim: Claim, runner_id: str) -> bool:
     return bool(renewed)
 
 
-def _block_dependents(task: AccountCreationTask, reason: str, now: datetime) -> Counter[str]:
+def _text(msg: Message) -> str:
+    """The stored text of a message: LANGUAGE_CODE's, as commands and logs read it."""
+    return msg.render(settings.LANGUAGE_CODE)
+
+
+def _block_dependents(task: AccountCreationTask, reason: Message, now: datetime) -> Counter[str]:
     """Block the person's pending dependents; returns how many, per account type."""
     dependents = registry.dependents_of(task.account_type)
     if not dependents:
@@ -165,9 +172,11 @@ def _block_dependents(task: AccountCreationTask, reason: str, now: datetime) -> 
     )
     if not waiting:
         return Counter()
+    blocked = message("task.blocked", system=registry.get(task.account_type).label, task=task.pk, reason=reason)
     AccountCreationTask.objects.filter(pk__in=list(waiting), status=TaskStatus.PENDING).update(
         status=TaskStatus.BLOCKED,
-        last_error=f"Blocked: the {task.account_type} task #{task.pk} it depends on failed: {reason}",
+        last_error=_text(blocked),
+        last_error_data=blocked.as_stored(),
         next_attempt_at=None,
         updated_at=now,
     )
@@ -180,7 +189,8 @@ def _release_dependents(task: AccountCreationTask, now: datetime) -> int:
         return 0
     return update_rows(
         AccountCreationTask,
-        values={"status": TaskStatus.PENDING, "next_attempt_at": None, "last_error": "", "updated_at": now},
+        values={"status": TaskStatus.PENDING, "next_attempt_at": None, "last_error": "", "last_error_data": None,
+                "updated_at": now},
         where={"employee_number": task.employee_number, "account_type": dependents, "status": TaskStatus.BLOCKED},
     )
 
@@ -214,10 +224,9 @@ def _fenced_update(task: AccountCreationTask, runner_id: str, **values: Any) -> 
     )
 
 
-DROPPED_SUCCESS_MESSAGE = (
-    "The account was created, but this runner's lease had expired; "
-    "the result was dropped and the next attempt adopts the existing account."
-)
+def _dropped_success() -> Message:
+    return message("attempt.dropped_success")
+
 
 # One statement, so one round trip and atomic without a transaction block: complete the task
 # if this runner still holds it, finish its attempt row (succeeded, or dropped when the fence
@@ -225,19 +234,22 @@ DROPPED_SUCCESS_MESSAGE = (
 _POSTGRES_FINISH_SUCCESS = """
 WITH done AS (
     UPDATE {task} SET status = %(completed)s, result = %(result)s, completed_at = %(now)s,
-        locked_by = '', locked_until = NULL, next_attempt_at = NULL, last_error = '', updated_at = %(now)s
+        locked_by = '', locked_until = NULL, next_attempt_at = NULL, last_error = '', last_error_data = NULL,
+        updated_at = %(now)s
     WHERE id = %(task_id)s AND status = %(processing)s AND locked_by = %(runner)s
     RETURNING employee_number
 ), attempt AS (
     UPDATE {log} SET
         outcome = CASE WHEN EXISTS (SELECT 1 FROM done) THEN %(succeeded)s ELSE %(dropped)s END,
         error_message = CASE WHEN EXISTS (SELECT 1 FROM done) THEN '' ELSE %(dropped_message)s END,
+        error_data = CASE WHEN EXISTS (SELECT 1 FROM done) THEN NULL ELSE %(dropped_data)s END,
         error_details = CASE WHEN EXISTS (SELECT 1 FROM done) THEN error_details ELSE %(dropped_details)s END,
         finished_at = %(now)s, duration_ms = %(duration)s
     WHERE id = %(log_id)s
     RETURNING 1
 ), released AS (
-    UPDATE {task} SET status = %(pending)s, next_attempt_at = NULL, last_error = '', updated_at = %(now)s
+    UPDATE {task} SET status = %(pending)s, next_attempt_at = NULL, last_error = '', last_error_data = NULL,
+        updated_at = %(now)s
     WHERE employee_number IN (SELECT employee_number FROM done)
         AND account_type = ANY(%(dependents)s) AND status = %(blocked)s
     RETURNING 1
@@ -251,6 +263,7 @@ def _finish_success_postgres(claim: Claim, runner_id: str, result: AccountResult
     result_data = result.as_dict()
     json_field: Any = task_meta.get_field("result")
     details_field: Any = log_meta.get_field("error_details")
+    data_field: Any = log_meta.get_field("error_data")
     when: Any = task_meta.get_field("updated_at")
     sql = _POSTGRES_FINISH_SUCCESS.format(
         task=connection.ops.quote_name(task_meta.db_table), log=connection.ops.quote_name(log_meta.db_table)
@@ -263,7 +276,8 @@ def _finish_success_postgres(claim: Claim, runner_id: str, result: AccountResult
         "succeeded": AttemptOutcome.SUCCEEDED.value,
         "dropped": AttemptOutcome.DROPPED.value,
         "result": json_field.get_db_prep_save(result_data, connection=connection),
-        "dropped_message": DROPPED_SUCCESS_MESSAGE,
+        "dropped_message": _text(_dropped_success()),
+        "dropped_data": data_field.get_db_prep_save(_dropped_success().as_stored(), connection=connection),
         "dropped_details": details_field.get_db_prep_save({"result": result_data}, connection=connection),
         "now": when.get_db_prep_value(now, connection),
         "task_id": claim.task.pk,
@@ -299,6 +313,7 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
             locked_until=None,
             next_attempt_at=None,
             last_error="",
+            last_error_data=None,
             updated_at=now,
         )
         if not updated:
@@ -306,11 +321,12 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
                 claim,
                 now,
                 outcome=AttemptOutcome.DROPPED,
-                error_message=DROPPED_SUCCESS_MESSAGE,
+                error_message=_text(_dropped_success()),
+                error_data=_dropped_success().as_stored(),
                 error_details={"result": result.as_dict()},
             )
             return Outcome("dropped")
-        _finish_log(claim, now, outcome=AttemptOutcome.SUCCEEDED, error_message="")
+        _finish_log(claim, now, outcome=AttemptOutcome.SUCCEEDED, error_message="", error_data=None)
         released = _release_dependents(task, now)
         if claim.notify:
             callback_events_emit(
@@ -325,7 +341,11 @@ def task_finish_failure(
     task = claim.task
     now = timezone.now()
     retryable = error.retryable if isinstance(error, ConnectorError) else True
-    message = redact_text(error.message if isinstance(error, ConnectorError) else f"{type(error).__name__}: {error}")
+    if isinstance(error, ConnectorError):
+        reason = error.msg
+    else:
+        reason = message("task.unexpected_error", error=f"{type(error).__name__}: {error}")
+    reason = reason.map_text(redact_text)
     # Only allow-listed keys (accountsync.redaction.STORED_DETAIL_KEYS): never raw answer fields.
     details = stored_details(error.details) if isinstance(error, ConnectorError) else {}
     details = {"error_type": type(error).__name__, "retryable": retryable, **(details or {})}
@@ -335,6 +355,13 @@ def task_finish_failure(
         if retryable and not exhausted:
             delay = strategy.get_schedule_in(attempt_in_budget=claim.attempt_in_budget)
             next_at = now + timedelta(seconds=delay)
+            said = message(
+                "task.retry_scheduled",
+                reason=reason,
+                next_attempt_at=next_at,
+                attempt=claim.attempt_in_budget,
+                max_attempts=settings.ACCOUNT_CREATION_MAX_RETRIES,
+            )
             updated = _fenced_update(
                 task,
                 runner_id,
@@ -342,19 +369,19 @@ def task_finish_failure(
                 next_attempt_at=next_at,
                 locked_by="",
                 locked_until=None,
-                last_error=message,
+                last_error=_text(said),
+                last_error_data=said.as_stored(),
                 updated_at=now,
             )
             kind, log_outcome = "retry", AttemptOutcome.RETRY
-            details["next_attempt_at"] = next_at.isoformat()
+            details["next_attempt_at"] = timezone.localtime(next_at).isoformat()
             if updated and cancel_if_request_cancelled(task_ids=[task.pk]):
                 kind = "cancelled"
         else:
             if retryable:
-                message = (
-                    f"{message} (gave up after {claim.attempt_in_budget} attempts; fix the cause "
-                    "and retry the task)"
-                )
+                said = message("task.gave_up", reason=reason, attempts=claim.attempt_in_budget)
+            else:
+                said = message("task.permanent", reason=reason)
             updated = _fenced_update(
                 task,
                 runner_id,
@@ -362,34 +389,40 @@ def task_finish_failure(
                 locked_by="",
                 locked_until=None,
                 next_attempt_at=None,
-                last_error=message,
+                last_error=_text(said),
+                last_error_data=said.as_stored(),
                 updated_at=now,
             )
             kind, log_outcome = "failed", AttemptOutcome.FAILED
         if not updated:
+            dropped = message("attempt.dropped_failure", reason=reason)
             _finish_log(
                 claim,
                 now,
                 outcome=AttemptOutcome.DROPPED,
-                error_message=f"Lease lost before the outcome was written; dropped: {message}",
+                error_message=_text(dropped),
+                error_data=dropped.as_stored(),
                 error_details=details,
                 traceback=redact_text(tb),
             )
-            return Outcome("dropped", message=message)
+            return Outcome("dropped", message=_text(said))
         _finish_log(
             claim,
             now,
             outcome=log_outcome,
-            error_message=message,
+            # The attempt row says what happened on that attempt (its outcome and details say
+            # what came next); the task's last_error adds the next step.
+            error_message=_text(reason),
+            error_data=reason.as_stored(),
             error_details=details,
             traceback=redact_text(tb),
         )
-        blocked = _block_dependents(task, message, now) if kind == "failed" else Counter()
+        blocked = _block_dependents(task, said, now) if kind == "failed" else Counter()
         if claim.notify and kind in ("failed", "cancelled"):
             callback_events_emit(
                 people={task.request_id: {task.employee_number}}, now=now, known={task.request_id: claim.notify}
             )
-    return Outcome(kind, blocked=blocked, message=message)
+    return Outcome(kind, blocked=blocked, message=_text(said))
 
 
 @dataclass
@@ -416,8 +449,8 @@ def task_recover_expired_leases(*, now: datetime | None = None) -> Recovery:
         AccountCreationLog.objects.filter(task_id__in=ids, outcome=AttemptOutcome.RUNNING).update(
             outcome=AttemptOutcome.LOST,
             finished_at=now,
-            error_message="The runner stopped before finishing (killed, crashed or too slow); "
-            "its lease expired and the task went back to the queue.",
+            error_message=_text(message("attempt.lost")),
+            error_data=message("attempt.lost").as_stored(),
         )
         counts = attempt_counts(task_ids=ids)
         retry_ids, fail_tasks = [], []
@@ -432,21 +465,25 @@ def task_recover_expired_leases(*, now: datetime | None = None) -> Recovery:
             locked_by="",
             locked_until=None,
             next_attempt_at=None,
-            last_error="Lease expired: the previous runner stopped before finishing.",
+            last_error=_text(message("task.lease_expired")),
+            last_error_data=message("task.lease_expired").as_stored(),
             updated_at=now,
         )
         cancel_if_request_cancelled(task_ids=retry_ids)
-        reason = "the runner stopped during the last allowed attempt (lease expired)"
-        AccountCreationTask.objects.filter(guard, pk__in=[t.pk for t in fail_tasks]).update(
-            status=TaskStatus.FAILED,
-            locked_by="",
-            locked_until=None,
-            next_attempt_at=None,
-            last_error=f"Gave up: {reason}. Fix the cause and retry the task.",
-            updated_at=now,
-        )
+        reason = message("task.lease_expired_last_attempt")
         for task in fail_tasks:
-            recovery.blocked += _block_dependents(task, reason, now)
+            gave_up = message("task.gave_up", reason=reason, attempts=counts.get(task.pk, 0) - task.attempt_base,
+)
+            AccountCreationTask.objects.filter(guard, pk=task.pk).update(
+                status=TaskStatus.FAILED,
+                locked_by="",
+                locked_until=None,
+                next_attempt_at=None,
+                last_error=_text(gave_up),
+                last_error_data=gave_up.as_stored(),
+                updated_at=now,
+            )
+            recovery.blocked += _block_dependents(task, gave_up, now)
         if fail_tasks or retry_ids:
             changed: dict[int, set[str]] = {}
             for task in tasks:

@@ -126,9 +126,10 @@ def _purge_batch(tasks: list[AccountCreationTask], *, dry_run: bool, report: Pur
             scrub_data(log.execution_context, task_needles),
             scrub_text(log.error_message, task_needles),
             scrub_text(log.traceback, task_needles),
+            scrub_data(log.error_data, task_needles),
         )
-        if scrubbed != (log.error_details, log.execution_context, log.error_message, log.traceback):
-            log.error_details, log.execution_context, log.error_message, log.traceback = scrubbed
+        if scrubbed != (log.error_details, log.execution_context, log.error_message, log.traceback, log.error_data):
+            log.error_details, log.execution_context, log.error_message, log.traceback, log.error_data = scrubbed
             changed_logs.append(log)
     by_request: dict[int, list[str]] = {}
     for task in tasks:
@@ -142,6 +143,7 @@ def _purge_batch(tasks: list[AccountCreationTask], *, dry_run: bool, report: Pur
             changed_requests.append(request)
     for task in tasks:
         task.last_error = scrub_text(task.last_error, needles[task.pk])
+        task.last_error_data = scrub_data(task.last_error_data, needles[task.pk])
         task.employee_name, task.phone_number, task.partner_company = ANONYMISED_NAME, "", ""
     report.tasks += len(tasks)
     report.logs += len(changed_logs)
@@ -151,9 +153,9 @@ def _purge_batch(tasks: list[AccountCreationTask], *, dry_run: bool, report: Pur
     with transaction.atomic():
         # updated_at is left as it was: it still says when the task finished.
         AccountCreationTask.objects.bulk_update(
-            tasks, ["employee_name", "phone_number", "partner_company", "last_error"])
+            tasks, ["employee_name", "phone_number", "partner_company", "last_error", "last_error_data"])
         AccountCreationLog.objects.bulk_update(
-            changed_logs, ["error_details", "execution_context", "error_message", "traceback"])
+            changed_logs, ["error_details", "execution_context", "error_message", "traceback", "error_data"])
         AccountCreationRequest.objects.bulk_update(changed_requests, ["errors", "warnings"])
 
 

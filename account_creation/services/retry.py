@@ -25,7 +25,7 @@ class RetryOutcome:
     refusal_codes: dict[int, str] = field(default_factory=dict)  # task id -> ConflictError code
 
     def refuse(self, task_id: int, error: ConflictError) -> None:
-        self.refused[task_id] = error.message
+        self.refused[task_id] = str(error.message)
         self.refusal_codes[task_id] = error.code
 
 
@@ -44,6 +44,7 @@ def _retry_one(task: AccountCreationTask, attempts: int) -> None:
                 attempt_base=attempts,
                 next_attempt_at=None,
                 last_error="",
+                last_error_data=None,
                 updated_at=now,
             )
     except IntegrityError as exc:

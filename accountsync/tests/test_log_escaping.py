@@ -14,7 +14,8 @@ from conftest import make_request
 # Each of these starts a new line for some reader (str.splitlines, editors, log viewers) or
 # hides text (zero-width, bidirectional override).
 SEPARATORS = ["\u2028", "\u2029", "\u0085", "\u200b", "\u202e", "\ufeff"]
-LINE_START = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} level=")
+# asctime in TIME_ZONE with its offset (the log says which clock it uses).
+LINE_START = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2} level=")
 
 
 def assert_one_line_per_record(output: str) -> list[str]:

@@ -47,7 +47,9 @@ def test_an_ou_idaas_refuses_fails_blocks_dependents_then_retry_completes(
     assert idaas.logs.count() == 1  # permanent: not retried on its own
     for dependent in ("welink", "email"):
         assert failed[dependent].status == TaskStatus.BLOCKED
-        assert failed[dependent].last_error.startswith(f"Blocked: the idaas task #{idaas.pk} it depends on failed: ")
+        assert failed[dependent].last_error.startswith(
+            f"Blocked: this account needs the person's IDaaS account, and IDaaS task #{idaas.pk} failed: "
+        )
         assert failed[dependent].logs.count() == 0
     assert "P004000" not in {user["employeeNumber"] for user in sandbox.state["accounts"]["idaas"]}
     detail = api_client.get(f"/account-creation/{idaas.pk}/").json()

@@ -57,7 +57,7 @@ def test_other_fail_item_is_permanent(http, connector):
 
 def test_neither_success_nor_fail_is_an_unknown_state(http, connector):
     http.post(EXCHANGE_URL, json=answer())
-    with pytest.raises(RetryableError, match="unknown state"):
+    with pytest.raises(RetryableError, match="state is unknown"):
         connector.create(make_provisioning_request("email"))
 
 

@@ -55,7 +55,7 @@ def test_idaas_user_of_another_employee_is_not_adopted(http, status, body):
     message = error.value.message
     assert message.startswith("userName zP000126 already belongs to employee P000999 in IDaaS")
     assert "not adopted" in message
-    assert "retry the task" in message
+    assert "correct it in the OA system" in message  # what to do; the engine adds "retry the task"
     assert error.value.retryable is False
     assert error.value.details["collision"] == {"system": "IDaaS", "account": "zP000126", "owner": "P000999"}
 
@@ -106,7 +106,7 @@ def test_welink_user_of_the_same_person_is_adopted(http):
 
 
 @pytest.mark.parametrize(("item", "expected"), [
-    ({"SAMAccountName": "zP000999", "Error": ALREADY}, "mailbox zP000999 is another account in Exchange"),
+    ({"SAMAccountName": "zP000999", "Error": ALREADY}, "mailbox zP000999 is another person's account in Exchange"),
     ({"SAMAccountName": "zP000126", "EmployeeNumber": "P000999", "Error": ALREADY},
      "mailbox zP000126 already belongs to employee P000999 in Exchange"),
 ])

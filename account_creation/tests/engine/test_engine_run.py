@@ -104,8 +104,9 @@ def test_retries_exhausted_fail_the_task_and_block_dependents(submit, fakes, set
     assert len(fakes["idaas"].calls) == 3
     welink = AccountCreationTask.objects.get(account_type="welink")
     idaas = AccountCreationTask.objects.get(account_type="idaas")
-    assert f"idaas task #{idaas.pk}" in welink.last_error
-    assert "gave up after 3 attempts" in idaas.last_error
+    assert f"IDaaS task #{idaas.pk}" in welink.last_error
+    assert "Gave up after 3 attempts" in idaas.last_error
+    assert "retried automatically" not in idaas.last_error.lower()  # no contradiction
 
 
 def test_permanent_error_fails_at_once(submit, fakes):
@@ -205,7 +206,8 @@ def test_recovery_returns_expired_tasks_and_counts_their_attempts(submit, fakes,
     task = AccountCreationTask.objects.get()
     assert task.status == TaskStatus.FAILED
     assert list(task.logs.values_list("outcome", flat=True)) == ["lost", "lost"]
-    assert "lease expired" in task.last_error
+    assert "runner stopped during the last allowed attempt" in task.last_error
+    assert "Gave up after 2 attempts" in task.last_error
 
 
 def test_max_tasks_limits_the_run(submit, fakes):

@@ -90,4 +90,16 @@ def test_dashboard_shows_the_same_warning(settings: Any, django_user_model: Any)
     settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS = 60
     _run(500)
     page = staff_client(django_user_model).get("/admin/status/").content.decode()
-    assert "more than twice the interval (60 s): is cron running?" in page
+    assert "more than twice the interval (60 s): check that cron" in page
+
+
+def test_health_warnings_follow_accept_language_and_times_carry_the_offset(settings: Any) -> None:
+    settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS = 60
+    settings.ACCOUNT_CREATION_ENABLED = False
+    _run(121)
+    body = reader().get("/healthz", HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert body["warnings"]
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in warning) for warning in body["warnings"]), body["warnings"]
+    assert body["last_run"]["finished_at"].endswith("+08:00")
+    english = reader().get("/healthz", HTTP_ACCEPT_LANGUAGE="en").json()["warnings"]
+    assert any(w.startswith("ACCOUNT_CREATION_ENABLED is false") for w in english)

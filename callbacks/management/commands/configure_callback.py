@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 rotate_secret=options["rotate_secret"],
             )
         except DomainError as exc:
-            raise CommandError(exc.message) from exc
+            raise CommandError(str(exc.message)) from exc
         endpoint = configured.endpoint
         state = "enabled" if endpoint.enabled else "disabled"
         self.stdout.write(f"Callback of {endpoint.client.name}: {endpoint.url} ({state}).")
