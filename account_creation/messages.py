@@ -266,7 +266,37 @@ CONNECTORS = {
     ),
 }
 
+# Requests as the OA sees them: cancellation and one person on demand (issue #13).
+REQUESTS = {
+    "request.cancelled_task": _("Cancelled by %(actor)s before it started; nothing was created for it."),
+    "request.cancelled_while_running": _(
+        "Cancelled: its request was cancelled while this task was running; it was not started again."
+    ),
+    "request.finished": _(
+        "Request %(request)s has already finished (%(status)s); nothing is left to cancel. Accounts already "
+        "created stay: remove them in the downstream systems if the hire was withdrawn."
+    ),
+    "ondemand.no_tasks": _(
+        "Employee %(employee)s has no account creation task. Check the employee number (it is case-sensitive) "
+        "or send the person in a create_accounts request first."
+    ),
+    "ondemand.summary": _("Employee %(employee)s: %(attempts)s attempt(s) in %(seconds)s s."),
+    "ondemand.attempt": _("attempt: %(system)s task #%(task)s %(outcome)s"),
+    "ondemand.now": _("now: %(system)s task #%(task)s %(status)s: %(state)s"),
+    "ondemand.created": _("created (%(made)s)"),
+    "ondemand.created_plain": _("created"),
+    "ondemand.held": _("another runner holds it (%(runner)s) until %(until)s"),
+    "ondemand.unconfigured": _("waits: the system is not configured (set %(missing)s)"),
+    "ondemand.backoff": _("waits for its next attempt at %(when)s: %(why)s"),
+    "ondemand.dependency": _("waits for the %(systems)s account to be created first"),
+    "ondemand.due": _("due; runs at the next run"),
+    "ondemand.ran": _("Ran %(attempts)s attempt(s) for %(employee)s in %(seconds)s s."),
+    "ondemand.nothing_ran": _("Nothing of %(employee)s could run now; each task below says why it waits."),
+    "ondemand.no_employee": _("Give an employee number to run."),
+}
+
 register(INTAKE)
+register(REQUESTS)
 register(STATUSES)
 register(ENGINE)
 register(PREPARE)

@@ -49,6 +49,7 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery
+from accountsync.messages import render_stored
 from api_clients.access import Access
 
 
@@ -143,7 +144,7 @@ def request_summary(request: Any) -> dict[str, Any]:
 
 
 TASK_COLUMNS = ("id", "request_id", "employee_number", "employee_name", "account_type", "status", "result",
-                "last_error", "next_attempt_at")
+                "last_error", "last_error_data", "next_attempt_at")
 
 
 def _account(row: dict[str, Any], *, reused_from: str | None) -> dict[str, Any]:
@@ -152,7 +153,7 @@ def _account(row: dict[str, Any], *, reused_from: str | None) -> dict[str, Any]:
         "taskId": row["id"],
         "status": row["status"],
         "attempts": row["attempts"],
-        "lastError": row["last_error"],
+        "lastError": render_stored(row["last_error_data"], row["last_error"]),
         "nextAttemptAt": iso(row["next_attempt_at"]) if row["status"] == TaskStatus.PENDING else None,
         "username": result.get("username", ""),
         "email": result.get("email", ""),

@@ -22,7 +22,7 @@ LOCALE_DIR = ROOT / "locale"
 DOMAIN = "django"
 # Directories whose Python and templates the product ships (tests, benchmarks and the
 # sandbox stand-ins of downstream systems write no message a user of the product reads).
-SOURCE_DIRS = ("account_creation", "accountsync", "api_clients", "departments", "templates")
+SOURCE_DIRS = ("account_creation", "accountsync", "api_clients", "callbacks", "departments", "templates")
 _SKIPPED_PARTS = {"tests", "migrations", "__pycache__"}
 _GETTEXT_FUNCTIONS = {"_", "gettext", "gettext_lazy", "gettext_noop", "pgettext", "pgettext_lazy"}
 

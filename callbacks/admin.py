@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accountsync.errors import DomainError
+from callbacks.messages import message
 from callbacks.models import CallbackAttempt, CallbackEndpoint, CallbackEvent, DeliveryStatus
 from callbacks.services import callback_url_validate
 
@@ -82,6 +83,4 @@ class CallbackEventAdmin(admin.ModelAdmin):
         count = queryset.exclude(status=DeliveryStatus.DELIVERING).update(
             status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempt_base=F("attempts"), last_error=""
         )
-        self.message_user(
-            request, f"{count} event(s) will be delivered at the next engine run.", messages.SUCCESS
-        )
+        self.message_user(request, str(message("callback.redelivered", count=count)), messages.SUCCESS)

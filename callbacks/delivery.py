@@ -36,7 +36,9 @@ from standardwebhooks import Webhook
 from account_creation.services.backoff import RetryStrategy
 from account_creation.services.sql import write_transaction
 from accountsync.logging import kv
+from accountsync.messages import Message
 from accountsync.redaction import redact_text
+from callbacks.messages import message
 from callbacks.models import (
     RESPONSE_EXCERPT_BYTES,
     CallbackAttempt,
@@ -159,7 +161,7 @@ def deliveries_claim(*, runner_id: str, limit: int, now: datetime | None = None)
         ids = [event.pk for event in picked]
         # A previous runner's attempt whose lease expired never got its answer.
         CallbackAttempt.objects.filter(event_id__in=ids, status_code__isnull=True, error="").update(
-            error="No answer recorded: the runner stopped mid-delivery (lease expired); delivered again."
+            error=_text(message("callback.lost"))
         )
         CallbackEvent.objects.filter(due, pk__in=ids).update(
             status=DeliveryStatus.DELIVERING, locked_by=runner_id, locked_until=lease
@@ -195,12 +197,17 @@ def post(delivery: Delivery) -> Answer:
         excerpt = raw.decode("utf-8", "replace")
         return Answer(response.status_code, redact_text(excerpt), "", int((time.monotonic() - started) * 1000))
     except requests.Timeout:
-        error = f"No answer within {timeout:g} s (CALLBACK_TIMEOUT_SECONDS)."
+        error = _text(message("callback.timeout", seconds=f"{timeout:g}"))
     except requests.ConnectionError as exc:
-        error = f"Could not connect to the receiver: {type(exc).__name__}."
+        error = _text(message("callback.connect_failed", error=type(exc).__name__))
     except requests.RequestException as exc:
-        error = f"The request failed: {type(exc).__name__}."
+        error = _text(message("callback.request_failed", error=type(exc).__name__))
     return Answer(None, "", error, int((time.monotonic() - started) * 1000))
+
+
+def _text(said: Message) -> str:
+    """Stored texts of deliveries read in LANGUAGE_CODE (the admin's and the logs' language)."""
+    return said.render(settings.LANGUAGE_CODE)
 
 
 def delivery_record(*, delivery: Delivery, answer: Answer, runner_id: str) -> str:
@@ -212,7 +219,8 @@ def delivery_record(*, delivery: Delivery, answer: Answer, runner_id: str) -> st
             status_code=answer.status_code,
             duration_ms=answer.duration_ms,
             response_excerpt=answer.excerpt,
-            error=answer.error or ("" if answer.ok else f"The receiver answered HTTP {answer.status_code}."),
+            error=answer.error
+            or ("" if answer.ok else _text(message("callback.http_status", status=answer.status_code))),
         )
         fence = CallbackEvent.objects.filter(pk=event.pk, status=DeliveryStatus.DELIVERING, locked_by=runner_id)
         if answer.ok:
@@ -221,14 +229,13 @@ def delivery_record(*, delivery: Delivery, answer: Answer, runner_id: str) -> st
             )
             outcome = "delivered"
         else:
-            reason = answer.error or f"The receiver answered HTTP {answer.status_code}."
+            reason = answer.error or _text(message("callback.http_status", status=answer.status_code))
             policy = strategy()
             in_budget = delivery.number - event.attempt_base
             if policy.exhausted(attempt_in_budget=in_budget):
                 updated = fence.update(
                     status=DeliveryStatus.FAILED, locked_by="", locked_until=None,
-                    last_error=f"{reason} Gave up after {in_budget} attempts; fix the receiver, then "
-                    "redeliver it from the admin.",
+                    last_error=_text(message("callback.gave_up", reason=reason, attempts=in_budget)),
                 )
                 outcome = "failed"
             else:

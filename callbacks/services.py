@@ -31,7 +31,9 @@ from account_creation.models import AccountCreationRequest, AccountCreationTask,
 from account_creation.request_selectors import iso, progress_of, with_progress
 from accountsync.errors import DomainError
 from accountsync.logging import kv
+from accountsync.messages import render_stored
 from api_clients.models import ApiClient
+from callbacks.messages import message
 from callbacks.models import CallbackEndpoint, CallbackEvent, EventType, new_secret
 
 logger = logging.getLogger(__name__)
@@ -57,17 +59,10 @@ def callback_url_validate(url: str) -> str:
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
-        raise DomainError(
-            f"{url[:200]!r} is not an http(s) URL; give the full address, e.g. https://oa.example.com/hooks/accountsync.",
-            code="callback_url_invalid",
-        ) from None
+        raise DomainError(message("callback.url_invalid", url=url[:200]), code="callback_url_invalid") from None
     parts = urlsplit(url)
     if parts.scheme != "https" and not _is_loopback(parts.hostname or "") and not settings.CALLBACK_ALLOW_HTTP:
-        raise DomainError(
-            f"Callback URLs must use https (events carry people's names and accounts): {url[:200]!r}. "
-            "Use https, or set CALLBACK_ALLOW_HTTP=true on a closed test network.",
-            code="callback_url_not_https",
-        )
+        raise DomainError(message("callback.url_not_https", url=url[:200]), code="callback_url_not_https")
     return url
 
 
@@ -84,18 +79,12 @@ def callback_configure(
     """Set a client's callback URL / enabled flag; rotating keeps the old secret valid for 24 h."""
     client = ApiClient.objects.filter(name=client_name).first()
     if client is None:
-        raise DomainError(
-            f"No API client named {client_name!r}; create it first with create_api_token {client_name} "
-            "--origin-system ….",
-            code="client_not_found",
-        )
+        raise DomainError(message("callback.client_not_found", client=client_name), code="client_not_found")
     endpoint = CallbackEndpoint.objects.filter(client=client).first()
     created = endpoint is None
     if endpoint is None:
         if url is None:
-            raise DomainError(
-                f"{client_name} has no callback yet; give --url.", code="callback_url_missing"
-            )
+            raise DomainError(message("callback.url_missing", client=client_name), code="callback_url_missing")
         endpoint = CallbackEndpoint(client=client)
     if url is not None:
         endpoint.url = callback_url_validate(url)
@@ -158,7 +147,7 @@ def _person_event(ref: RequestRef, number: str, rows: list[dict[str, Any]]) -> d
                 "accountId": result.get("account_id", ""),
             }
         else:
-            account["lastError"] = row["last_error"]
+            account["lastError"] = render_stored(row["last_error_data"], row["last_error"])
         accounts[row["account_type"]] = account
     return {
         "requestId": ref.request_id,
@@ -191,7 +180,8 @@ def callback_events_emit(
     for row in (
         AccountCreationTask.objects.filter(request_id__in=list(wanted), employee_number__in=numbers)
         .order_by("sequence", "id")
-        .values("request_id", "employee_number", "employee_name", "account_type", "status", "result", "last_error")
+        .values("request_id", "employee_number", "employee_name", "account_type", "status", "result", "last_error",
+                "last_error_data")
     ):
         rows[(row["request_id"], row["employee_number"])].append(dict(row))
     still_open = set(

@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework.exceptions import AuthenticationFailed
 
 from account_creation.account_types import registry
+from account_creation.messages import message
 from account_creation.models import TaskStatus
 from account_creation.ops import selectors
 from account_creation.ops.metrics import metrics_registry
@@ -218,18 +219,20 @@ def run_now_view(request: HttpRequest) -> HttpResponse:
     employee = request.POST.get("employee", "").strip()[:64]
     target = f"{reverse('ops:person')}?{urlencode({'employee': employee})}"
     if not employee:
-        messages.error(request, "Give an employee number to run.")
+        messages.error(request, str(message("ondemand.no_employee")))
         return HttpResponseRedirect(reverse("ops:person"))
     report = person_run_now(employee_number=employee)
     logger.info(
         "dashboard run now %s", kv(user=request.user.pk, employee_number=employee, attempts=len(report.attempts))
     )
     if not report.tasks:
-        messages.error(request, f"Employee {employee} has no account creation task.")
+        messages.error(request, str(message("ondemand.no_tasks", employee=employee)))
     elif not report.attempts:
-        messages.warning(request, f"Nothing of {employee} could run now; each task below says why it waits.")
+        messages.warning(request, str(message("ondemand.nothing_ran", employee=employee)))
     else:
-        messages.success(request, f"Ran {len(report.attempts)} attempt(s) for {employee} in {report.seconds:.1f} s.")
+        messages.success(request, str(message(
+            "ondemand.ran", attempts=len(report.attempts), employee=employee, seconds=f"{report.seconds:.1f}"
+        )))
     for line in report.lines():
         messages.info(request, line)
     return HttpResponseRedirect(target)

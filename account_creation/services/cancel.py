@@ -17,9 +17,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from account_creation.messages import message
 from account_creation.models import (
     OCCUPYING_STATUSES,
     AccountCreationRequest,
@@ -31,6 +33,7 @@ from account_creation.request_selectors import RequestStatus, with_progress
 from account_creation.services.sql import write_transaction
 from accountsync.errors import ConflictError
 from accountsync.logging import kv
+from accountsync.messages import Message
 from callbacks.services import callback_events_emit
 
 logger = logging.getLogger(__name__)
@@ -44,8 +47,8 @@ class Cancellation:
     addresses_released: int
 
 
-def cancelled_message(actor: str) -> str:
-    return f"Cancelled by {actor} before it started; nothing was created for it."
+def cancelled_message(actor: str) -> Message:
+    return message("request.cancelled_task", actor=actor)
 
 
 def request_cancel(*, request: AccountCreationRequest, actor: str) -> Cancellation:
@@ -55,9 +58,7 @@ def request_cancel(*, request: AccountCreationRequest, actor: str) -> Cancellati
         current: Any = with_progress(AccountCreationRequest.objects.filter(pk=request.pk)).get()
         if current.derived_status in RequestStatus.finished:
             raise ConflictError(
-                f"Request {request.request_id} has already finished ({current.derived_status}); "
-                "nothing is left to cancel. Accounts already created stay; remove them in the "
-                "downstream systems if the hire was withdrawn.",
+                message("request.finished", request=request.request_id, status=current.derived_status),
                 code="request_finished",
             )
         if current.cancelled_at is None:
@@ -67,10 +68,12 @@ def request_cancel(*, request: AccountCreationRequest, actor: str) -> Cancellati
             .values_list("employee_number", flat=True)
             .distinct()
         )
+        said = cancelled_message(actor)
         cancelled = AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE).update(
             status=TaskStatus.CANCELLED,
             next_attempt_at=None,
-            last_error=cancelled_message(actor),
+            last_error=said.render(settings.LANGUAGE_CODE),
+            last_error_data=said.as_stored(),
             completed_at=now,
             updated_at=now,
         )
@@ -107,7 +110,7 @@ def _release_unused_addresses(employee_numbers: list[str]) -> int:
     return deleted
 
 
-def cancel_if_request_cancelled(*, task_ids: list[int], message: str = "") -> int:
+def cancel_if_request_cancelled(*, task_ids: list[int]) -> int:
     """Cancel pending tasks of cancelled requests (inside the caller's transaction).
 
     Called where a task returns to the queue — a retryable failure, an expired lease — so a
@@ -115,12 +118,14 @@ def cancel_if_request_cancelled(*, task_ids: list[int], message: str = "") -> in
     """
     if not task_ids:
         return 0
+    said = message("request.cancelled_while_running")
     return AccountCreationTask.objects.filter(
         pk__in=task_ids, status=TaskStatus.PENDING, request__cancelled_at__isnull=False
     ).update(
         status=TaskStatus.CANCELLED,
         next_attempt_at=None,
-        last_error=message or "Cancelled: its request was cancelled while this task was running.",
+        last_error=said.render(settings.LANGUAGE_CODE),
+        last_error_data=said.as_stored(),
         completed_at=timezone.now(),
         updated_at=timezone.now(),
     )

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.utils import timezone
 
 from account_creation.account_types import registry
+from account_creation.messages import message
 from account_creation.models import AccountCreationTask, TaskStatus
+from account_creation.selectors import task_last_error
 from account_creation.services.engine import AccountCreationService
+from accountsync.messages import Message
 
 # A person has at most one active task per account type; each is attempted at most once
 # per run (a retry waits for the next run), so this bounds the run without cutting it short.
@@ -32,37 +36,38 @@ class PersonRunReport:
     unconfigured: dict[str, list[str]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        """One line per attempt made, then one per task with where it stands now."""
+        """One line per attempt made, then one per task with where it stands now (active language)."""
         out = [
-            f"attempt: {account_type} task #{task_id} {kind}" + (f": {message}" if message else "")
-            for task_id, account_type, kind, message in self.attempts
+            str(message("ondemand.attempt", system=account_type, task=task_id, outcome=kind))
+            + (f": {said}" if said else "")
+            for task_id, account_type, kind, said in self.attempts
         ]
         now = timezone.now()
         for task in self.tasks:
-            out.append(f"now: {task.account_type} task #{task.pk} {task.status}: {self._state(task, now)}")
+            status = message(f"status.{task.status}")
+            line = message("ondemand.now", system=task.account_type, task=task.pk, status=status,
+                           state=self._state(task, now))
+            out.append(str(line))
         return out
 
-    def _state(self, task: AccountCreationTask, now: object) -> str:
+    def _state(self, task: AccountCreationTask, now: datetime) -> Message:
         result = task.result or {}
         if task.status == TaskStatus.COMPLETED:
             made = ", ".join(str(result[key]) for key in ("username", "email", "account_id") if result.get(key))
-            return f"created ({made})" if made else "created"
+            return message("ondemand.created", made=made) if made else message("ondemand.created_plain")
         if task.status == TaskStatus.PROCESSING:
-            until = timezone.localtime(task.locked_until) if task.locked_until else None
-            return f"another runner holds it ({task.locked_by}) until {until:%Y-%m-%d %H:%M:%S %z}"
+            return message("ondemand.held", runner=task.locked_by, until=task.locked_until or now)
         if task.status == TaskStatus.PENDING:
             if task.account_type in self.unconfigured:
-                return f"waits: the system is not configured (set {', '.join(self.unconfigured[task.account_type])})"
-            if task.next_attempt_at and task.next_attempt_at > now:  # type: ignore[operator]
-                when = timezone.localtime(task.next_attempt_at)
-                why = task.last_error or "retry scheduled"
-                return f"waits for its next attempt at {when:%Y-%m-%d %H:%M:%S %z}: {why}"
-            missing = [dep for dep in registry.dependencies(task.account_type)
-                       if not self._completed(dep)]
+                return message("ondemand.unconfigured", missing=", ".join(self.unconfigured[task.account_type]))
+            if task.next_attempt_at and task.next_attempt_at > now:
+                why = task_last_error(task) or "—"
+                return message("ondemand.backoff", when=task.next_attempt_at, why=why)
+            missing = [dep for dep in registry.dependencies(task.account_type) if not self._completed(dep)]
             if missing:
-                return f"waits for the {', '.join(missing)} account to be created first"
-            return task.last_error or "due; runs at the next run"
-        return task.last_error or task.status
+                return message("ondemand.dependency", systems=", ".join(missing))
+            return Message.text(task_last_error(task)) if task.last_error else message("ondemand.due")
+        return Message.text(task_last_error(task) or task.status)
 
     def _completed(self, account_type: str) -> bool:
         return any(t.account_type == account_type and t.status == TaskStatus.COMPLETED for t in self.tasks)

@@ -17,11 +17,13 @@ from django.utils import timezone
 
 from account_creation.account_types import registry
 from account_creation.connectors import configure_pool, missing_configuration
+from account_creation.messages import message
 from account_creation.models import AccountCreationTask, TaskStatus
 from account_creation.selectors import eligible_tasks
 from account_creation.services.engine import AccountCreationService, RunSummary
 from account_creation.services.on_demand import person_run_now
 from account_creation.services.retry import task_retry_failed
+from callbacks.messages import message as callback_message
 
 COLUMNS = ("claimed", "completed", "retried", "failed", "blocked")
 
@@ -182,13 +184,10 @@ class Command(BaseCommand):
     def _run_person(self, employee_number: str, types: list[str], concurrency: int) -> None:
         report = person_run_now(employee_number=employee_number, account_types=types, concurrency=concurrency)
         if not report.tasks:
-            raise CommandError(
-                f"Employee {employee_number} has no account creation task. Check the employee number "
-                "(it is case-sensitive) or send the person in a create_accounts request first."
-            )
-        self.stdout.write(
-            f"Employee {employee_number}: {len(report.attempts)} attempt(s) in {report.seconds:.2f} s."
-        )
+            raise CommandError(str(message("ondemand.no_tasks", employee=employee_number)))
+        self.stdout.write(str(message(
+            "ondemand.summary", employee=employee_number, attempts=len(report.attempts), seconds=f"{report.seconds:.2f}"
+        )))
         for line in report.lines():
             self.stdout.write(f"  {line}")
 
@@ -210,9 +209,10 @@ class Command(BaseCommand):
             extra.append(f"{dropped} result(s) dropped after a lost lease")
         callbacks = summary.callbacks
         if callbacks and callbacks.attempted:
-            extra.append(
-                f"callbacks: {callbacks.delivered} delivered, {callbacks.retried} to retry, {callbacks.failed} failed"
-            )
+            extra.append(str(callback_message(
+                "callback.run_summary", delivered=callbacks.delivered, retried=callbacks.retried,
+                failed=callbacks.failed,
+            )))
         self.stdout.write(
             f"Run {summary.runner_id} finished in {summary.seconds:.2f} s: {summary.stop_reason}."
             + (" " + "; ".join(extra) + "." if extra else "")

@@ -254,3 +254,14 @@ def test_the_person_page_runs_a_person_now_for_operators_who_may_change_tasks(
     text = response.content.decode()
     assert "Ran 3 attempt(s) for P000126" in text
     assert "zhangsan@corp.example.com" in text
+
+
+def test_cancel_and_request_messages_follow_accept_language(api_client, departments, fakes):
+    request_id = create(api_client)["requestId"]
+    cancelled = api_client.post(f"{REQUESTS}{request_id}/cancel/", HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert "撤回" in cancelled["people"][0]["accounts"]["idaas"]["lastError"]
+    english = api_client.get(f"{REQUESTS}{request_id}/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert english["people"][0]["accounts"]["idaas"]["lastError"].startswith("Cancelled by API client")
+    refused = api_client.post(f"{REQUESTS}{request_id}/cancel/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert refused.status_code == 409
+    assert "已结束" in refused.json()["detail"]

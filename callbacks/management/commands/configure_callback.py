@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
 from accountsync.errors import DomainError
+from callbacks.messages import message
 from callbacks.services import callback_configure
 
 
@@ -39,14 +39,11 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(str(exc.message)) from exc
         endpoint = configured.endpoint
-        state = "enabled" if endpoint.enabled else "disabled"
-        self.stdout.write(f"Callback of {endpoint.client.name}: {endpoint.url} ({state}).")
-        if configured.rotated:
-            self.stdout.write(
-                "New signing secret below; the previous one also signs every event until "
-                f"{timezone.localtime(endpoint.previous_secret_until):%Y-%m-%d %H:%M %z}. "
-                "Verify with either meanwhile."
-            )
+        state = message("callback.enabled" if endpoint.enabled else "callback.disabled")
+        self.stdout.write(str(message("callback.configured", client=endpoint.client.name, url=endpoint.url,
+                                      state=state)))
+        if configured.rotated and endpoint.previous_secret_until:
+            self.stdout.write(str(message("callback.rotated", until=endpoint.previous_secret_until)))
         else:
-            self.stdout.write("Signing secret (give it to the receiver; verify webhook-signature with it):")
+            self.stdout.write(str(message("callback.secret_follows")))
         self.stdout.write(endpoint.secret)
