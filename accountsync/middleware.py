@@ -10,10 +10,11 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy
 
 logger = logging.getLogger(__name__)
 
-DATABASE_UNAVAILABLE = (
+DATABASE_UNAVAILABLE = gettext_lazy(
     "The database is unavailable. Nothing was written; retry the request in a moment. "
     "If this persists, ask the operators to check the database server."
 )

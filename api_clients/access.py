@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 
 from accountsync.errors import ForbiddenError
@@ -55,11 +57,13 @@ class Access:
     def require_origin(self, origin_system: str) -> None:
         """Refuse (403) an ``originSystem`` the client is not bound to; nothing is written."""
         if not self.sees(origin_system):
-            bound = ", ".join(sorted(self.origin_systems or ())) or "none"
+            bound = ", ".join(sorted(self.origin_systems or ())) or "—"
             raise ForbiddenError(
-                f"This API client may not send originSystem {origin_system!r}; it is bound to: {bound}. "
-                "Ask an operator to add the origin system to the client "
-                "(python manage.py create_api_token NAME --origin-system …).",
+                _(
+                    "This API client may not send originSystem '%(origin)s'; it is bound to: %(bound)s. Ask an "
+                    "operator to add the origin system to the client (python manage.py create_api_token NAME "
+                    "--origin-system …)."
+                ) % {"origin": origin_system, "bound": bound},
                 code="origin_system_not_allowed",
             )
 
@@ -81,16 +85,16 @@ class ScopePermission(BasePermission):
     A view that does not declare one needs ``all`` (fail closed).
     """
 
-    message = "This API client lacks the scope this endpoint needs."
+    message: Any = gettext_lazy("This API client lacks the scope this endpoint needs.")
 
     def has_permission(self, request: Any, view: Any) -> bool:
         scope = required_scope(view, request)
         if access_of(request).allows(scope):
             return True
-        self.message = (
-            f"This API client lacks the {scope!r} scope this endpoint needs. Ask an operator to add "
-            f"it (python manage.py create_api_token NAME --scope …,{scope})."
-        )
+        self.message = _(
+            "This API client lacks the '%(scope)s' scope this endpoint needs. Ask an operator to add it "
+            "(python manage.py create_api_token NAME --scope …,%(scope)s)."
+        ) % {"scope": scope}
         return False
 
 

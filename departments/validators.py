@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # One RDN: OU=… or DC=… (CN= is allowed for containers). Values may contain anything
 # but an unescaped ASCII comma; the full-width comma "，" the predecessor's data used is
@@ -33,19 +36,19 @@ _SEPARATOR = re.compile(r"(?<!\\),")
 _ESCAPE = re.compile(r"\\([0-9A-Fa-f]{2}|.)", re.DOTALL)
 
 # (type, name) -> why it is refused. Matched anywhere in the DN (at any depth).
-SENSITIVE_CONTAINERS: dict[tuple[str, str], str] = {
-    ("OU", "domain controllers"): "the domain controllers' OU",
-    ("CN", "builtin"): "the built-in security groups' container",
-    ("CN", "computers"): "the default container of computer accounts",
-    ("CN", "system"): "the directory's system container",
-    ("CN", "program data"): "the applications' data container",
-    ("CN", "foreignsecurityprincipals"): "the container of principals from trusted domains",
-    ("CN", "managed service accounts"): "the container of managed service accounts",
+SENSITIVE_CONTAINERS: dict[tuple[str, str], Any] = {
+    ("OU", "domain controllers"): gettext_lazy("the domain controllers' OU"),
+    ("CN", "builtin"): gettext_lazy("the built-in security groups' container"),
+    ("CN", "computers"): gettext_lazy("the default container of computer accounts"),
+    ("CN", "system"): gettext_lazy("the directory's system container"),
+    ("CN", "program data"): gettext_lazy("the applications' data container"),
+    ("CN", "foreignsecurityprincipals"): gettext_lazy("the container of principals from trusted domains"),
+    ("CN", "managed service accounts"): gettext_lazy("the container of managed service accounts"),
 }
 # Matched only directly under the domain root (CN=Users,DC=…): the default container of
 # users and of the domain's administrative groups.
-SENSITIVE_AT_ROOT: dict[tuple[str, str], str] = {
-    ("CN", "users"): "the default container of users and of the domain's admin groups",
+SENSITIVE_AT_ROOT: dict[tuple[str, str], Any] = {
+    ("CN", "users"): gettext_lazy("the default container of users and of the domain's admin groups"),
 }
 
 Rdn = tuple[str, str]  # (type upper-cased, name normalised for comparison)
@@ -106,17 +109,17 @@ def group_suffixes(entries: Sequence[str]) -> list[str]:
 def syntax_problem(value: str) -> str | None:
     """Why ``value`` is not a DN of the form OU=…,DC=…,DC=…, or None."""
     if not value or not value.strip():
-        return "The OU must not be empty; give a DN such as OU=研发部,DC=example,DC=com."
+        return _("The OU must not be empty; give a DN such as OU=研发部,DC=example,DC=com.")
     if "，" in value:
-        return "The OU contains a full-width comma '，'; AD separates DN parts with an ASCII comma ','."
+        return _("The OU contains a full-width comma '，'; AD separates DN parts with an ASCII comma ','.")
     parts = _split(value)
     if any(not _RDN.match(part) for part in parts):
-        return f"{value!r} is not a valid DN: write it as OU=…,DC=…,DC=… with ASCII commas."
+        return _("'%(value)s' is not a valid DN: write it as OU=…,DC=…,DC=… with ASCII commas.") % {"value": value}
     if not parts[0].upper().startswith(("OU", "CN")):
-        return "The DN must start with OU= (or CN=) naming the unit."
+        return _("The DN must start with OU= (or CN=) naming the unit.")
     is_dc = [part.upper().startswith("DC") for part in parts]
     if not any(is_dc):
-        return "The DN must end with the domain components, e.g. DC=example,DC=com."
+        return _("The DN must end with the domain components, e.g. DC=example,DC=com.")
     first_dc = is_dc.index(True)
     if not all(is_dc[first_dc:]):
         return "The domain components (DC=…) must come last, after every OU=, e.g. OU=研发部,DC=example,DC=com."
@@ -152,8 +155,8 @@ def _check_domain(value: str, rdns: list[Rdn], expected: list[str]) -> None:
         wanted = ",".join(f"DC={name}" for name in expected)
         given = ",".join(part for part in _split(value) if part.upper().startswith("DC"))
         raise ValidationError(
-            f"The OU is in the domain {given}, but accounts are created in {wanted} "
-            f"(settings IDAAS_DC1, IDAAS_DC2): write it as OU=<department>,…,{wanted}.",
+            _("The OU is in the domain %(given)s, but accounts are created in %(wanted)s (settings IDAAS_DC1, "
+              "IDAAS_DC2): write it as OU=<department>,…,%(wanted)s.") % {"given": given, "wanted": wanted},
             code="foreign_domain",
         )
 
@@ -169,9 +172,10 @@ def _check_place(value: str, rdns: list[Rdn], expected: list[str]) -> None:
         part for part in spelled if part.upper().startswith("DC")
     )
     raise ValidationError(
-        f"The OU is or lies inside {','.join(spelled)}, {reason}: ordinary accounts must not be "
-        f"created there. Use the department's own OU, e.g. OU=<department>,{domain}; if this "
-        "container is really intended, an administrator can list it in the ALLOWED_OU_SUFFIXES setting.",
+        _("The OU is or lies inside %(container)s, %(reason)s: ordinary accounts must not be created there. Use "
+          "the department's own OU, e.g. OU=<department>,%(domain)s; if this container is really intended, an "
+          "administrator can list it in the ALLOWED_OU_SUFFIXES setting.")
+        % {"container": ",".join(spelled), "reason": reason, "domain": domain},
         code="sensitive_container",
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from account_creation.account_types import registry
 from account_creation.models import OCCUPYING_STATUSES, AccountCreationTask, TaskStatus
@@ -33,7 +34,8 @@ def _retry_one(task: AccountCreationTask, attempts: int) -> None:
     """Reset one task (inside the caller's transaction); raises ConflictError when it can't."""
     if task.status not in RETRYABLE_STATUSES:
         raise ConflictError(
-            f"Task #{task.pk} is {task.status}; only failed or blocked tasks can be retried.",
+            _("Task #%(task)s is %(status)s; only failed or blocked tasks can be retried.")
+            % {"task": task.pk, "status": _(task.status)},
             code="not_retryable",
         )
     now = timezone.now()
@@ -58,12 +60,16 @@ def _retry_one(task: AccountCreationTask, attempts: int) -> None:
             .first()
         )
         raise ConflictError(
-            f"Task #{task.pk} cannot be retried: employee {task.employee_number} already has "
-            f"{task.account_type} task #{other.pk if other else '?'} ({other.status if other else '?'}).",
+            _("Task #%(task)s cannot be retried: employee %(employee)s already has %(system)s task #%(other)s "
+              "(%(status)s); retry or cancel that one instead.")
+            % {"task": task.pk, "employee": task.employee_number, "system": task.account_type,
+               "other": other.pk if other else "?", "status": _(other.status) if other else "?"},
             code="duplicate_active_task",
         ) from exc
     if not updated:
-        raise ConflictError(f"Task #{task.pk} changed while retrying; reload and try again.", code="changed")
+        raise ConflictError(
+            _("Task #%(task)s changed while retrying; reload and try again.") % {"task": task.pk}, code="changed"
+        )
 
 
 def task_retry_many(*, task_ids: list[int]) -> RetryOutcome:
@@ -101,7 +107,8 @@ def task_retry_many(*, task_ids: list[int]) -> RetryOutcome:
                 outcome.refuse(task.pk, exc)
     for task_id in task_ids:
         if task_id not in outcome.retried and task_id not in outcome.refused:
-            outcome.refuse(task_id, ConflictError(f"Task #{task_id} does not exist.", code="not_found"))
+            missing = _("Task #%(task)s does not exist.") % {"task": task_id}
+            outcome.refuse(task_id, ConflictError(missing, code="not_found"))
     logger.info("tasks retried %s", kv(retried=len(outcome.retried), refused=len(outcome.refused)))
     return outcome
 
