@@ -19,6 +19,8 @@ from account_creation.account_types import registry
 from account_creation.models import (
     AccountCreationLog,
     AccountCreationTask,
+    DownstreamSystem,
+    SystemState,
     TaskStatus,
 )
 from api_clients.access import Access
@@ -64,20 +66,46 @@ def _dependencies_met() -> Q:
     return condition
 
 
-def eligible_tasks(*, now: datetime, account_types: Iterable[str] | None = None) -> QuerySet[AccountCreationTask]:
+def _quarantined() -> Exists:
+    return Exists(
+        DownstreamSystem.objects.filter(name=OuterRef("account_type"), state=SystemState.QUARANTINED)
+    )
+
+
+def eligible_tasks(
+    *, now: datetime, account_types: Iterable[str] | None = None, include_quarantined: bool = False
+) -> QuerySet[AccountCreationTask]:
     """Pending tasks due by ``now`` whose dependencies completed, in claim order.
 
+    Not eligible: tasks waiting for configuration (``waiting_for``) and, unless
+    ``include_quarantined`` (the quarantine probe), tasks of a quarantined system.
     ``account_types`` (default: every registered type) narrows the types.
     """
-    queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING)
+    queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING, waiting_for__isnull=True)
     if account_types is not None and set(account_types) != set(registry.values()):
         # Only when needed: with it the planners may leave the claim index for another one.
         queryset = queryset.filter(account_type__in=list(account_types))
+    if not include_quarantined:
+        queryset = queryset.filter(~_quarantined())
     return (
         queryset.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(_dependencies_met())
         .order_by("sequence", "id")
     )
+
+
+def systems_list() -> list[DownstreamSystem]:
+    """Every registered system's health row, in run order (a missing row reads as ok)."""
+    rows = {row.name: row for row in DownstreamSystem.objects.all()}
+    return [rows.get(value) or DownstreamSystem(name=value) for value in registry.values()]
+
+
+def waiting_counts(*, caller: Access | None = None) -> dict[str, int]:
+    """Pending tasks per system that a quarantine holds back (the caller's origin systems only)."""
+    queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING).filter(_quarantined())
+    if caller is not None:
+        queryset = caller.narrow(queryset)
+    return dict(queryset.order_by().values_list("account_type").annotate(n=Count("*")))
 
 
 def task_list(*, caller: Access, filters: dict[str, Any] | None = None) -> QuerySet[AccountCreationTask]:

@@ -277,6 +277,26 @@ ACCOUNT_CREATION_RUN_INTERVAL_SECONDS: float = _positive(
     "ACCOUNT_CREATION_RUN_INTERVAL_SECONDS", 300.0, kind="float"
 )
 
+# --- Downstream health (account_creation/services/health.py, ratelimit.py) ----------------
+# A system is quarantined (its tasks wait, spending no attempts) on an answer no task can fix,
+# or after this many transport failures / 5xx in a row across tasks; one probe task per
+# PROBE_SECONDS tries it again.
+ACCOUNT_CREATION_QUARANTINE_AFTER: int = _positive("ACCOUNT_CREATION_QUARANTINE_AFTER", 10)
+ACCOUNT_CREATION_QUARANTINE_PROBE_SECONDS: float = _positive(
+    "ACCOUNT_CREATION_QUARANTINE_PROBE_SECONDS", 300.0, kind="float"
+)
+# Calls per second to each system, shared by every thread and runner through the database.
+# 0 (default) = no fixed limit; a rate-limited answer still slows the system down (AIMD).
+ACCOUNT_CREATION_RATE_LIMIT_IDAAS: float = _positive(
+    "ACCOUNT_CREATION_RATE_LIMIT_IDAAS", 0.0, kind="float", allow_zero=True
+)
+ACCOUNT_CREATION_RATE_LIMIT_WELINK: float = _positive(
+    "ACCOUNT_CREATION_RATE_LIMIT_WELINK", 0.0, kind="float", allow_zero=True
+)
+ACCOUNT_CREATION_RATE_LIMIT_EMAIL: float = _positive(
+    "ACCOUNT_CREATION_RATE_LIMIT_EMAIL", 0.0, kind="float", allow_zero=True
+)
+
 # --- Trust boundaries: reserved names and personal-data retention ------------------------
 # Account names no hire may get (account_creation/reserved.py), compared case-insensitively
 # with the IDaaS userName (= AD sAMAccountName), the mailbox local part (before and after a

@@ -1,7 +1,10 @@
 from rest_framework.routers import SimpleRouter
 
+from account_creation.api.systems import DownstreamSystemViewSet
 from account_creation.api.views import AccountCreationTaskViewSet
 
 router = SimpleRouter()
+# Before the tasks: their detail route (/{id}/) would otherwise take "systems/".
+router.register("systems", DownstreamSystemViewSet, basename="account-creation-systems")
 router.register("", AccountCreationTaskViewSet, basename="account-creation")
 urlpatterns = router.urls

@@ -28,7 +28,7 @@ from account_creation.connectors.http import (
     safe_text,
 )
 from account_creation.connectors.ownership import collision, owner_conflict, owners_in, same_employee
-from accountsync.errors import PermanentError, RetryableError
+from accountsync.errors import Fault, PermanentError, RetryableError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class ExchangeConnector:
 
     def __init__(self) -> None:
         self.base_url = settings.EMAIL_BASE_URL.rstrip("/")
-        self.session = build_session(self.base_url)
+        self.session = build_session(self.base_url, self.account_type)
 
     def payload(self, request: ProvisioningRequest) -> dict[str, Any]:
         return {"EnableMailboxList": [{"SAMAccountName": request.username, "Alias": request.email_local_part}]}
@@ -65,9 +65,9 @@ class ExchangeConnector:
         )
         if answer.status in (401, 403):
             raise PermanentError(
-                f"{SYSTEM} refused EMAIL_AUTH_TOKEN (HTTP {answer.status}). Check EMAIL_AUTH_TOKEN, "
-                "then retry the task.",
-                details=answer.details(request=request_details),
+                f"{SYSTEM} refused EMAIL_AUTH_TOKEN (HTTP {answer.status}). Check EMAIL_AUTH_TOKEN; "
+                "the next quarantine probe, or a release, lets the tasks run again.",
+                details=answer.details(request=request_details), fault=Fault.CREDENTIALS,
             )
         if 400 <= answer.status < 500:
             raise PermanentError(

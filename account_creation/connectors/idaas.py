@@ -29,7 +29,7 @@ from account_creation.connectors.http import (
     token_lifetime,
 )
 from account_creation.connectors.ownership import collision, owner_conflict, owners_in
-from accountsync.errors import PermanentError, RetryableError
+from accountsync.errors import ConfigurationMissing, Fault, PermanentError, RetryableError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class IdaasConnector:
     def __init__(self) -> None:
         self.base_url = settings.IDAAS_BASE_URL.rstrip("/")
         self.enterprise_id = settings.IDAAS_ENTERPRISE_ID
-        self.session = build_session(self.base_url)
+        self.session = build_session(self.base_url, self.account_type)
         self.tokens = TokenCache(self._fetch_token, system=SYSTEM, account_type=self.account_type)
 
     # --- token ------------------------------------------------------------------------
@@ -69,8 +69,9 @@ class IdaasConnector:
             raise PermanentError(
                 f"{SYSTEM} refused the enterprise token (HTTP {answer.status}, code {answer.code or '-'}"
                 + (f": {answer.message}" if answer.message else "")
-                + "). Check IDAAS_ACCOUNT and IDAAS_SECRET, then retry the task.",
-                details=answer.details(),
+                + "). Check IDAAS_ACCOUNT and IDAAS_SECRET; the next quarantine probe, or a release, "
+                "lets the tasks run again.",
+                details=answer.details(), fault=Fault.CREDENTIALS,
             )
         raise RetryableError(
             f"{SYSTEM} token answer without a token (HTTP {answer.status}, code {answer.code or '-'}); "
@@ -97,10 +98,10 @@ class IdaasConnector:
 
     def create(self, request: ProvisioningRequest) -> AccountResult:
         if not request.ou:
-            raise RetryableError(
+            raise ConfigurationMissing(
                 f"No AD OU for departmentCode {request.person.department_code!r}: add the OU to its "
-                "department mapping; the task retries on its own.",
-                details={"department_code": request.person.department_code},
+                "department mapping; the task waits for it.",
+                waiting_for={"code": "department_ou", "department_code": request.person.department_code},
             )
         payload = self.payload(request)
         request_details = safe(payload)
@@ -144,6 +145,12 @@ class IdaasConnector:
         details = answer.details(request=request_details)
         reason = f"HTTP {answer.status}, code {answer.code or '-'}" + (
             f": {answer.message}" if answer.message else "")
+        if answer.status == 403:
+            raise PermanentError(
+                f"{SYSTEM} refused the onboarding call ({reason}): check that IDAAS_ACCOUNT may call it; the "
+                "next quarantine probe, or a release, lets the tasks run again.",
+                details=details, fault=Fault.CREDENTIALS,
+            )
         if 400 <= answer.status < 500 or (len(answer.code) == 3 and answer.code.startswith("4")):
             raise PermanentError(
                 f"{SYSTEM} refused the user ({reason}). Check the OU {request.ou!r}, the user type "

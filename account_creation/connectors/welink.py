@@ -29,7 +29,7 @@ from account_creation.connectors.http import (
     token_lifetime,
 )
 from account_creation.connectors.ownership import OwnershipConflict, collision, owner_conflict
-from accountsync.errors import ConnectorError, PermanentError, RetryableError
+from accountsync.errors import ConfigurationMissing, ConnectorError, Fault, PermanentError, RetryableError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,9 @@ PERMANENT_CODES: dict[str, str] = {
     "47004": "a field has an invalid value",
     "47008": "the data failed WeLink's validation",
     "47106": "the department (or its parent) does not exist in WeLink",
+}
+# No task can succeed until the app is granted the API: the system is quarantined.
+SYSTEM_CODES: dict[str, str] = {
     "501": "the API is not granted to the app: grant it in the WeLink developer console",
 }
 # Token errors: retrying only locks the client (41403), so they are permanent and remembered.
@@ -65,7 +68,7 @@ class WelinkConnector:
 
     def __init__(self) -> None:
         self.base_url = settings.WELINK_BASE_URL.rstrip("/")
-        self.session = build_session(self.base_url)
+        self.session = build_session(self.base_url, self.account_type)
         self.tokens = TokenCache(self._fetch_token, system=SYSTEM, account_type=self.account_type)
 
     # --- token ------------------------------------------------------------------------
@@ -84,8 +87,8 @@ class WelinkConnector:
                 f"{SYSTEM} refused the client credentials (code {answer.code}: "
                 f"{CREDENTIAL_CODES[answer.code]}). Check WELINK_CLIENT_ID and WELINK_CLIENT_SECRET"
                 + (" and ask the WeLink admin to unlock the client" if answer.code == "41403" else "")
-                + ", then retry the task.",
-                details=answer.details(),
+                + "; the next quarantine probe, or a release, lets the tasks run again.",
+                details=answer.details(), fault=Fault.CREDENTIALS,
             )
         raise RetryableError(
             f"{SYSTEM} token: no token in the answer (HTTP {answer.status}, code {answer.code or '-'}"
@@ -118,7 +121,13 @@ class WelinkConnector:
         reason = f"code {code or '-'}" + (f": {answer.message}" if answer.message else "")
         if code == RATE_LIMITED:
             return RetryableError(f"{SYSTEM} {action}: rate limited ({reason}); the task retries later.",
-                                  details=details)
+                                  details=details, fault=Fault.RATE_LIMITED)
+        if code in SYSTEM_CODES:
+            return PermanentError(
+                f"{SYSTEM} {action} refused ({reason}): {SYSTEM_CODES[code]}. The next quarantine probe, or a "
+                "release, lets the tasks run again.",
+                details=details, fault=Fault.CREDENTIALS,
+            )
         if code in PERMANENT_CODES:
             return PermanentError(
                 f"{SYSTEM} {action} refused ({reason}): {PERMANENT_CODES[code]}. Correct it, then retry the task.",
@@ -127,8 +136,8 @@ class WelinkConnector:
         if code in CREDENTIAL_CODES:
             return PermanentError(
                 f"{SYSTEM} {action} refused the credentials ({reason}). Check WELINK_CLIENT_ID and "
-                "WELINK_CLIENT_SECRET, then retry the task.",
-                details=details,
+                "WELINK_CLIENT_SECRET; the next quarantine probe, or a release, lets the tasks run again.",
+                details=details, fault=Fault.CREDENTIALS,
             )
         return RetryableError(f"{SYSTEM} {action}: unexpected answer (HTTP {answer.status}, {reason}); "
                               "the task retries on its own.", details=details)
@@ -184,11 +193,11 @@ class WelinkConnector:
             logger.info(kv(event="adopted", system=SYSTEM, found="before_create", **context))
             return self._result(request, user_id, adopted=True)
         if not request.corp_dept_code:
-            raise RetryableError(
+            raise ConfigurationMissing(
                 f"No WeLink department code for departmentCode {request.person.department_code!r}: add "
                 "the department mapping (its IDaaS department code is the corpDeptCode WeLink knows); "
-                "the task retries on its own.",
-                details={"department_code": request.person.department_code},
+                "the task waits for it.",
+                waiting_for={"code": "department_welink_code", "department_code": request.person.department_code},
             )
         payload = self.payload(request)
         request_details = safe(payload)
@@ -206,6 +215,8 @@ class WelinkConnector:
 
     def _after_failed_create(self, request: ProvisioningRequest, error: ConnectorError,
                              context: dict[str, object]) -> AccountResult:
+        if error.fault in (Fault.RATE_LIMITED, Fault.CREDENTIALS, Fault.UNREACHABLE):
+            raise error  # the create was not applied, and a look-up would meet the same answer
         try:
             user_id = self.lookup(request.person.employee_number, context=context)
         except OwnershipConflict:
@@ -215,6 +226,7 @@ class WelinkConnector:
                 f"{error.message} The look-up that checks whether the user exists anyway failed too "
                 f"({lookup_error.message}); the task retries and looks up first.",
                 details={**error.details, "lookup_error": lookup_error.message},
+                fault=lookup_error.fault or error.fault, retry_after=lookup_error.retry_after,
             ) from None
         if user_id is not None:
             logger.info(kv(event="adopted", system=SYSTEM, found="after_create", **context))

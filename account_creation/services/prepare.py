@@ -19,7 +19,7 @@ from account_creation.naming import english_name, idaas_username
 from account_creation.reserved import local_part_reserved, username_reserved
 from account_creation.services.mailbox import MailboxRequest, default_domain, mailboxes_allocate
 from account_creation.services.retention import is_anonymised
-from accountsync.errors import ConnectorError, PermanentError, RetryableError
+from accountsync.errors import ConfigurationMissing, ConnectorError, PermanentError, RetryableError
 from departments.models import DepartmentMapping, EmployeeTypeMapping
 
 
@@ -38,7 +38,7 @@ class BatchPreparer:
         self.mailboxes = mailboxes
 
     def prepare(self, task: AccountCreationTask, *, attempt: int = 1) -> ProvisioningRequest:
-        """Raises RetryableError when a mapping is missing (an operator can add it), PermanentError
+        """Raises ConfigurationMissing when a mapping is missing (an operator can add it), PermanentError
         for a reserved name, a purged task or a name the directory cannot take."""
         if is_anonymised(task):
             raise PermanentError(
@@ -60,18 +60,15 @@ class BatchPreparer:
             raise reserved.error()
         department = self.departments.get(task.department_code)
         if department is None and registry.get(task.account_type).needs_department:
-            raise RetryableError(
-                f"No department mapping for departmentCode {task.department_code!r}. Run "
-                "`python manage.py load_department_mappings` or add the mapping under Department "
-                "mappings; the task retries on its own.",
-                details={"department_code": task.department_code},
+            raise ConfigurationMissing(
+                f"No department mapping for departmentCode {task.department_code!r}; the task waits for it.",
+                waiting_for={"code": "department_mapping", "department_code": task.department_code},
             )
         employee_type = self.employee_types.get(task.employee_type)
         if employee_type is None:
-            raise RetryableError(
-                f"No employee type mapping for employeeType {task.employee_type!r}. Add it under "
-                "Employee type mappings in the admin; the task retries on its own.",
-                details={"employee_type": task.employee_type},
+            raise ConfigurationMissing(
+                f"No employee type mapping for employeeType {task.employee_type!r}; the task waits for it.",
+                waiting_for={"code": "employee_type_mapping", "employee_type": task.employee_type},
             )
         person = Person(
             employee_number=task.employee_number,

@@ -57,6 +57,7 @@ class Claim:
     claimed_at: float  # monotonic, for the duration
     claimed_at_lease: float = 0.0  # monotonic time the lease was last set
     started: float = 0.0  # monotonic time the attempt itself began (after waiting in its batch)
+    probe: bool = False  # the quarantine probe of its system
 
     def __post_init__(self) -> None:
         self.claimed_at_lease = self.claimed_at
@@ -73,11 +74,13 @@ def task_claim_batch(
     account_types: Iterable[str],
     now: datetime | None = None,
     due_by: datetime | None = None,
+    probe: bool = False,
 ) -> list[Claim]:
     """Claim up to ``limit`` eligible tasks for ``runner_id`` in one short transaction.
 
     ``due_by`` (default: now) is the moment tasks must be due at; a run passes its start
     time, so a task that failed during the run waits for the next run even with zero backoff.
+    ``probe`` claims from quarantined systems too (the caller took their probe).
     """
     if limit <= 0:
         return []
@@ -85,7 +88,7 @@ def task_claim_batch(
     lease_until = now + timedelta(seconds=settings.ACCOUNT_CREATION_LEASE_SECONDS)
     host = socket.gethostname()
     with write_transaction():
-        candidates = eligible_tasks(now=due_by or now, account_types=account_types)
+        candidates = eligible_tasks(now=due_by or now, account_types=account_types, include_quarantined=probe)
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         tasks = list(candidates[:limit])
@@ -127,7 +130,10 @@ def task_claim_batch(
             )
         AccountCreationLog.objects.bulk_create(logs)
     started = time.monotonic()
-    return [Claim(task=log.task, log_id=log.pk, attempt=log.execution_attempt, claimed_at=started) for log in logs]
+    return [
+        Claim(task=log.task, log_id=log.pk, attempt=log.execution_attempt, claimed_at=started, probe=probe)
+        for log in logs
+    ]
 
 
 def task_renew_lease(*, claim: Claim, runner_id: str) -> bool:
@@ -302,8 +308,12 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
 
 
 def task_finish_failure(
-    *, claim: Claim, runner_id: str, error: BaseException, tb: str = ""
+    *, claim: Claim, runner_id: str, error: BaseException, tb: str = "", spend: bool = True,
+    retry_in: float | None = None,
 ) -> Outcome:
+    """Record a failed attempt. ``spend=False`` (a system-wide fault: quarantine, rate limit)
+    keeps the attempt row but not its cost: the task goes back to pending with its budget
+    intact, due again after ``retry_in`` seconds (default: as soon as its system is out of quarantine)."""
     task = claim.task
     now = timezone.now()
     retryable = error.retryable if isinstance(error, ConnectorError) else True
@@ -314,7 +324,23 @@ def task_finish_failure(
     strategy = RetryStrategy.from_settings()
     exhausted = strategy.exhausted(attempt_in_budget=claim.attempt_in_budget)
     with write_transaction(wait_for_flush=False):
-        if retryable and not exhausted:
+        if not spend:
+            # A quarantine holds the task back by itself: due again when the system is.
+            next_at = now + timedelta(seconds=retry_in) if retry_in else None
+            updated = _fenced_update(
+                task,
+                runner_id,
+                status=TaskStatus.PENDING,
+                next_attempt_at=next_at,
+                attempt_base=task.attempt_base + 1,
+                locked_by="",
+                locked_until=None,
+                last_error=message,
+                updated_at=now,
+            )
+            kind, log_outcome = "retry", AttemptOutcome.RETRY
+            details.update(next_attempt_at=next_at.isoformat() if next_at else None, counted=False)
+        elif retryable and not exhausted:
             delay = strategy.get_schedule_in(attempt_in_budget=claim.attempt_in_budget)
             next_at = now + timedelta(seconds=delay)
             updated = _fenced_update(
