@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -62,7 +62,12 @@ class DownstreamSystemViewSet(viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         return Response(DownstreamSystemSerializer(system_views(caller=access_of(request)), many=True).data)
 
-    @extend_schema(request=None, responses=DownstreamSystemSerializer)
+    @extend_schema(
+        request=None,
+        responses=DownstreamSystemSerializer,
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, enum=registry.values())],
+        description="End the system's quarantine at once (scope retry); its tasks run at the next run.",
+    )
     @action(detail=True, methods=["post"])
     def release(self, request: Request, name: str | None = None) -> Response:
         if name not in registry:
