@@ -1,7 +1,8 @@
 """WeLink open platform: the contact (address book) user, keyed by ``corpUserId``.
 
-Exactly-once: always look the user up by ``corpUserId`` (the employee number) before
-creating, and look again after a create that timed out or did not answer ``"0"``: a user
+Exactly-once: a retry looks the user up by ``corpUserId`` (the employee number) before
+creating (the first attempt creates at once), and every attempt looks again after a create
+that timed out or did not answer ``"0"``: a user
 found either way is adopted as success — only when its ``corpUserId`` and ``employeeId``
 (when the answer has them) are the person's employee number; a user that belongs to another
 employee fails the task permanently (connectors/ownership.py). Codes are compared as
@@ -188,10 +189,14 @@ class WelinkConnector:
     def create(self, request: ProvisioningRequest) -> AccountResult:
         context = log_context(request)
         number = request.person.employee_number
-        user_id = self.lookup(number, context=context)
-        if user_id is not None:
-            logger.info(kv(event="adopted", system=SYSTEM, found="before_create", **context))
-            return self._result(request, user_id, adopted=True)
+        # The first attempt creates at once: a non-"0" answer is followed by a look-up anyway
+        # (the spec's per-system recipe), so only an attempt after an earlier one — which may
+        # have timed out after WeLink applied it — pays for a look-up first.
+        if request.attempt > 1:
+            user_id = self.lookup(number, context=context)
+            if user_id is not None:
+                logger.info(kv(event="adopted", system=SYSTEM, found="before_create", **context))
+                return self._result(request, user_id, adopted=True)
         if not request.corp_dept_code:
             raise ConfigurationMissing(
                 f"No WeLink department code for departmentCode {request.person.department_code!r}: add "

@@ -91,7 +91,8 @@ def test_a_wrong_welink_secret_quarantines_welink_and_the_probe_completes_all_af
     assert welink["state"] == "quarantined"
     assert "WELINK_CLIENT_SECRET" in welink["reason"]
     assert "rotated-but-not-updated" not in str(systems(api_client))
-    assert welink["since"] and welink["nextProbeAt"]
+    assert welink["since"]
+    assert welink["nextProbeAt"]
     assert welink["waitingTasks"] == 12
     assert systems(api_client)["idaas"]["state"] == "ok"
     assert "12 wait: welink quarantined since" in dry_run()
@@ -148,8 +149,10 @@ def test_a_failing_probe_extends_the_quarantine(
     run_times(1, concurrency=2)
     assert attempts_of("welink") == before + 1  # exactly one probe
     after = DownstreamSystem.objects.get(name="welink")
-    assert after.state == "quarantined" and after.since == first.since
-    assert after.next_probe_at is not None and after.next_probe_at.year > 2000
+    assert after.state == "quarantined"
+    assert after.since == first.since
+    assert after.next_probe_at is not None
+    assert after.next_probe_at.year > 2000
 
 
 def test_rate_limited_answers_slow_the_system_and_spend_no_attempts(

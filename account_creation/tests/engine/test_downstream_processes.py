@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from account_creation.tests.engine.test_multiprocess import HELPER, _call, _env, _migrate, fresh_database  # noqa: F401
+from account_creation.tests.engine import test_multiprocess
+from account_creation.tests.engine.test_multiprocess import HELPER, _call, _env, _migrate
+
+fresh_database = test_multiprocess.fresh_database  # the same fixture: a database of its own
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
