@@ -85,7 +85,8 @@ def make_sandbox_run(*, api_client: Any, server: SandboxServer, settings: Any) -
         business_key=mixed_key,
     ))
     # Every third downstream call answers 500 for a while: retried attempts in the history.
-    server.world.set_faults(faults_from_payload({"error_rate": 0.3, "seed": 11}))
+    # Not IDaaS: the failing people must fail for their OU, not for an injected error.
+    server.world.set_faults(faults_from_payload({"error_rate": 0.3, "seed": 11, "systems": ["welink", "email"]}))
     summaries = run_engine_until_quiet()
     server.world.set_faults(faults_from_payload({}))
     # What the fault left failed (retries used up) goes again without faults, so the only
