@@ -21,6 +21,7 @@ from account_creation.connectors import configure_pool, missing_configuration
 from account_creation.models import AccountCreationTask, SystemState, TaskStatus
 from account_creation.selectors import eligible_tasks, systems_list, waiting_counts
 from account_creation.services.engine import AccountCreationService, RunSummary
+from account_creation.services.health import system_release
 from account_creation.services.retry import task_retry_failed
 from account_creation.services.waiting import waiting_for_text
 
@@ -71,7 +72,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--retry-failed",
             action="store_true",
-            help="Put failed and blocked tasks back to pending with a fresh attempt budget, then exit.",
+            help="Put failed and blocked tasks back to pending with a fresh attempt budget, end quarantines "
+            "(the cause is fixed), then exit.",
         )
         parser.add_argument(
             "--account-type",
@@ -94,6 +96,11 @@ class Command(BaseCommand):
         if options["retry_failed"]:
             outcome = task_retry_failed(account_type=options["account_type"])
             self.stdout.write(f"{len(outcome.retried)} task(s) put back to pending.")
+            # "I fixed the cause": a quarantined system gets its tasks back now, not at the next probe.
+            for row in systems_list():
+                if row.state == SystemState.QUARANTINED and options["account_type"] in (None, row.name):
+                    system_release(name=row.name, by="--retry-failed")
+                    self.stdout.write(_("%(system)s released from quarantine.") % {"system": row.name})
             for task_id, reason in sorted(outcome.refused.items()):
                 self.stdout.write(f"  not retried #{task_id}: {reason}")
             return
