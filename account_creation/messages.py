@@ -173,6 +173,10 @@ CONNECTORS = {
         "%(system)s %(action)s: cannot reach %(system)s (%(detail)s). Check the network and the %(system)s "
         "base URL if it persists."
     ),
+    "http.unreachable_config": _(
+        "%(system)s %(action)s: cannot reach %(system)s (%(detail)s). Check the %(system)s base URL, DNS and "
+        "TLS certificate: the system is quarantined until a probe gets through."
+    ),
     "http.rate_limited": _("%(system)s %(action)s: rate limited (HTTP 429)."),
     "http.server_error": _("%(system)s %(action)s: server error HTTP %(status)s%(detail)s."),
     "http.malformed": _(
@@ -201,6 +205,10 @@ CONNECTORS = {
         "IDaaS refused the user (HTTP %(status)s, code %(code)s%(detail)s). Check the OU '%(ou)s', the user "
         "type '%(user_type)s', the phone number and the email."
     ),
+    "idaas.onboarding_forbidden": _(
+        "IDaaS refused the onboarding call (HTTP %(status)s, code %(code)s%(detail)s): check that IDAAS_ACCOUNT "
+        "may call it. The system is quarantined until a probe succeeds or an operator releases it."
+    ),
     "idaas.unexpected": _("IDaaS create: unexpected answer (HTTP %(status)s, code %(code)s%(detail)s)."),
     "welink.credentials_refused": _(
         "WeLink refused the client credentials (code %(code)s: %(meaning)s). Check WELINK_CLIENT_ID and "
@@ -216,6 +224,10 @@ CONNECTORS = {
     ),
     "welink.rate_limited": _("WeLink %(action)s: rate limited (code %(code)s%(detail)s)."),
     "welink.refused": _("WeLink %(action)s refused (code %(code)s%(detail)s): %(meaning)s. Correct it."),
+    "welink.refused_system": _(
+        "WeLink %(action)s refused (code %(code)s%(detail)s): %(meaning)s. The system is quarantined until a "
+        "probe succeeds or an operator releases it."
+    ),
     "welink.call_credentials_refused": _(
         "WeLink %(action)s refused the credentials (code %(code)s%(detail)s). Check WELINK_CLIENT_ID and "
         "WELINK_CLIENT_SECRET."

@@ -24,9 +24,11 @@ __all__ = [
     "AccountCreationTask",
     "AccountType",
     "AttemptOutcome",
+    "DownstreamSystem",
     "EngineRun",
     "MailboxAddress",
     "Priority",
+    "SystemState",
     "TaskStatus",
 ]
 
@@ -140,12 +142,19 @@ class AccountCreationTask(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
     attempt_base = models.PositiveIntegerField(
         default=0,
-        help_text="Attempts made before the last manual retry; the budget counts from here.",
+        help_text="Attempts that do not count against the budget: those made before the last manual "
+        "retry, and those refused by a system-wide problem (quarantine, rate limit).",
     )
     result = models.JSONField(null=True, blank=True)
     last_error = models.TextField(blank=True, help_text="The last error, as text in LANGUAGE_CODE.")
     # The same message as code and parameters (accountsync/messages.py), rendered in the reader's language.
     last_error_data = models.JSONField(null=True, blank=True)
+    waiting_for = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Configuration the task waits for (code and parameters, e.g. a department mapping); "
+        "while set the task is not claimed and spends no attempts.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -288,3 +297,44 @@ class EngineRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.runner_id} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SystemState(models.TextChoices):
+    OK = "ok", "OK"
+    QUARANTINED = "quarantined", "Quarantined"
+
+
+class DownstreamSystem(models.Model):
+    """The health of one downstream system (one row per account type), shared by every runner.
+
+    Quarantine: while ``state`` is quarantined the system's tasks are not claimed; one runner
+    at a time takes the probe when ``next_probe_at`` is due (``probe_by``). Rate limit: a
+    GCRA schedule (``rate_tat``, unix seconds: when the next call slot is free) and the AIMD
+    state of a slowed-down system (``rate_allowed`` calls/s at ``rate_decreased_at``).
+    """
+
+    name = models.CharField(max_length=16, primary_key=True, help_text="The account type.")
+    state = models.CharField(max_length=16, choices=SystemState.choices, default=SystemState.OK)
+    reason_code = models.CharField(max_length=32, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it is quarantined (redacted answer).")
+    since = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    probe_by = models.CharField(max_length=100, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    quarantines = models.PositiveIntegerField(default=0, help_text="Times it entered quarantine.")
+    rate_limited = models.PositiveBigIntegerField(default=0, help_text="Rate-limited answers received.")
+    rate_tat = models.FloatField(default=0.0)
+    rate_allowed = models.FloatField(null=True, blank=True)
+    rate_decreased_at = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in SystemState]), name="system_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.state}"

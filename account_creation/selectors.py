@@ -20,6 +20,8 @@ from account_creation.account_types import registry
 from account_creation.models import (
     AccountCreationLog,
     AccountCreationTask,
+    DownstreamSystem,
+    SystemState,
     TaskStatus,
 )
 from accountsync.messages import render_stored
@@ -66,26 +68,54 @@ def _dependencies_met() -> Q:
     return condition
 
 
+def _quarantined() -> Exists:
+    return Exists(
+        DownstreamSystem.objects.filter(name=OuterRef("account_type"), state=SystemState.QUARANTINED)
+    )
+
+
 def eligible_tasks(
-    *, now: datetime, account_types: Iterable[str] | None = None, employee_number: str | None = None
+    *,
+    now: datetime,
+    account_types: Iterable[str] | None = None,
+    include_quarantined: bool = False,
+    employee_number: str | None = None,
 ) -> QuerySet[AccountCreationTask]:
     """Pending tasks due by ``now`` whose dependencies completed, in claim order.
 
     Claim order: high priority first, then run order (IDaaS first), then oldest first —
-    the order of the claim index (status, priority, sequence, id). ``account_types``
-    (default: every registered type) narrows the types, ``employee_number`` to one person.
+    the order of the claim index (status, priority, sequence, id). Not eligible: tasks
+    waiting for configuration (``waiting_for``) and, unless ``include_quarantined`` (the
+    quarantine probe), tasks of a quarantined system. ``account_types`` (default: every
+    registered type) narrows the types, ``employee_number`` to one person.
     """
-    queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING)
+    queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING, waiting_for__isnull=True)
     if employee_number is not None:
         queryset = queryset.filter(employee_number=employee_number)
     if account_types is not None and set(account_types) != set(registry.values()):
         # Only when needed: with it the planners may leave the claim index for another one.
         queryset = queryset.filter(account_type__in=list(account_types))
+    if not include_quarantined:
+        queryset = queryset.filter(~_quarantined())
     return (
         queryset.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(_dependencies_met())
         .order_by("priority", "sequence", "id")
     )
+
+
+def systems_list() -> list[DownstreamSystem]:
+    """Every registered system's health row, in run order (a missing row reads as ok)."""
+    rows = {row.name: row for row in DownstreamSystem.objects.all()}
+    return [rows.get(value) or DownstreamSystem(name=value) for value in registry.values()]
+
+
+def waiting_counts(*, caller: Access | None = None) -> dict[str, int]:
+    """Pending tasks per system that a quarantine holds back (the caller's origin systems only)."""
+    queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING).filter(_quarantined())
+    if caller is not None:
+        queryset = caller.narrow(queryset)
+    return dict(queryset.order_by().values_list("account_type").annotate(n=Count("*")))
 
 
 def task_list(*, caller: Access, filters: dict[str, Any] | None = None) -> QuerySet[AccountCreationTask]:

@@ -65,17 +65,48 @@ class IntakeRejected(DomainError):
         self.errors = errors
 
 
+class Fault:
+    """What a :class:`ConnectorError` says about the whole downstream system, not one person.
+
+    ``""`` (the default) is about this task only. The others no task can fix by itself: the
+    engine quarantines the system (``CREDENTIALS``, ``UNREACHABLE`` at once, ``TRANSPORT``
+    after ``ACCOUNT_CREATION_QUARANTINE_AFTER`` in a row) or slows it down (``RATE_LIMITED``),
+    and the task's attempt budget is not spent on it.
+    """
+
+    TASK = ""
+    CREDENTIALS = "credentials"  # credentials, token endpoint or grants refused
+    UNREACHABLE = "unreachable"  # TLS or DNS failure: the host cannot be reached as configured
+    TRANSPORT = "transport"  # timeout, connection error, 5xx
+    RATE_LIMITED = "rate_limited"  # 429, Retry-After, WeLink 48503
+
+    SYSTEM_WIDE = frozenset({CREDENTIALS, UNREACHABLE})
+
+
 class ConnectorError(Exception):
-    """Base of provisioning errors. ``details`` is JSON-like and must already be redacted."""
+    """Base of provisioning errors. ``details`` is JSON-like and must already be redacted.
+
+    ``fault`` (see :class:`Fault`) says whether the error is about the whole system;
+    ``retry_after`` is the seconds a rate-limited answer asked us to wait, if it said.
+    """
 
     retryable: ClassVar[bool] = True
 
-    def __init__(self, message: str | Message, *, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str | Message,
+        *,
+        details: dict[str, Any] | None = None,
+        fault: str = "",
+        retry_after: float | None = None,
+    ):
         # A Message of the catalog (rendered in each reader's language) or a plain text.
         self.msg = message if isinstance(message, Message) else Message.text(message)
         self.message = self.msg.render("en")  # for logs and tracebacks
         super().__init__(self.message)
         self.details = details or {}
+        self.fault = fault
+        self.retry_after = retry_after
 
 
 class RetryableError(ConnectorError):
@@ -88,3 +119,16 @@ class PermanentError(ConnectorError):
     """Retrying cannot help until a person changes something: bad data, bad credentials."""
 
     retryable = False
+
+
+class ConfigurationMissing(RetryableError):
+    """The task cannot run until an operator adds *our* configuration (a department or an
+    employee-type mapping). ``waiting_for`` is its code and parameters, e.g.
+    ``{"code": "department_mapping", "department_code": "120000"}``: the task waits,
+    unclaimed and without spending attempts, until the mapping is saved."""
+
+    def __init__(
+        self, message: str | Message, *, waiting_for: dict[str, str], details: dict[str, Any] | None = None
+    ):
+        super().__init__(message, details=details)
+        self.waiting_for = waiting_for

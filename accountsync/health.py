@@ -63,6 +63,18 @@ def _health() -> tuple[dict[str, Any], int]:
                 _("%(system)s is not configured (set %(missing)s); its tasks wait.")
                 % {"system": system, "missing": ", ".join(info["missing"])}
             )
+    from account_creation.selectors import systems_list
+
+    for row in systems_list():
+        info = body["systems"].setdefault(row.name, {"configured": True})
+        info["state"] = row.state
+        if row.state == "quarantined":
+            info.update(reason=row.reason, since=row.since, next_probe_at=row.next_probe_at)
+            body["warnings"].append(
+                f"{row.name} is quarantined since {timezone.localtime(row.since).isoformat() if row.since else '-'} "
+                f"({row.reason or row.reason_code}); its tasks wait without spending attempts. Fix the cause, "
+                f"then wait for the next probe or POST /account-creation/systems/{row.name}/release/."
+            )
     body["account_creation_enabled"] = settings.ACCOUNT_CREATION_ENABLED
     if not settings.ACCOUNT_CREATION_ENABLED:
         body["warnings"].append(_("ACCOUNT_CREATION_ENABLED is false: no task is processed."))

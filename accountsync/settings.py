@@ -307,6 +307,25 @@ CALLBACK_DELIVERY_SECONDS: float = _positive("CALLBACK_DELIVERY_SECONDS", 30.0, 
 CALLBACK_LEASE_SECONDS: float = _positive("CALLBACK_LEASE_SECONDS", 60.0, kind="float")
 # Non-loopback callback URLs must be https unless this is true (a test network).
 CALLBACK_ALLOW_HTTP: bool = _read("bool", "CALLBACK_ALLOW_HTTP", False)
+# --- Downstream health (account_creation/services/health.py, ratelimit.py) ----------------
+# A system is quarantined (its tasks wait, spending no attempts) on an answer no task can fix,
+# or after this many transport failures / 5xx in a row across tasks; one probe task per
+# PROBE_SECONDS tries it again.
+ACCOUNT_CREATION_QUARANTINE_AFTER: int = _positive("ACCOUNT_CREATION_QUARANTINE_AFTER", 10)
+ACCOUNT_CREATION_QUARANTINE_PROBE_SECONDS: float = _positive(
+    "ACCOUNT_CREATION_QUARANTINE_PROBE_SECONDS", 300.0, kind="float"
+)
+# Calls per second to each system, shared by every thread and runner through the database.
+# 0 (default) = no fixed limit; a rate-limited answer still slows the system down (AIMD).
+ACCOUNT_CREATION_RATE_LIMIT_IDAAS: float = _positive(
+    "ACCOUNT_CREATION_RATE_LIMIT_IDAAS", 0.0, kind="float", allow_zero=True
+)
+ACCOUNT_CREATION_RATE_LIMIT_WELINK: float = _positive(
+    "ACCOUNT_CREATION_RATE_LIMIT_WELINK", 0.0, kind="float", allow_zero=True
+)
+ACCOUNT_CREATION_RATE_LIMIT_EMAIL: float = _positive(
+    "ACCOUNT_CREATION_RATE_LIMIT_EMAIL", 0.0, kind="float", allow_zero=True
+)
 
 # --- Trust boundaries: reserved names and personal-data retention ------------------------
 # Account names no hire may get (account_creation/reserved.py), compared case-insensitively

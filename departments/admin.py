@@ -1,4 +1,8 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from departments.models import AccountCategoryMapping, DepartmentMapping, EmployeeTypeMapping
@@ -7,8 +11,28 @@ from departments.models import AccountCategoryMapping, DepartmentMapping, Employ
 # after) and lets a staff user revert to an earlier version (validated like any change).
 
 
+class ReleasesWaitingTasks:
+    """Saving a mapping lets go the tasks that waited for it, and says how many."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        from account_creation.services.waiting import tasks_release_waiting
+
+        released = tasks_release_waiting()
+        if released:
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d waiting task was released: it runs at the next engine run.",
+                    "%(count)d waiting tasks were released: they run at the next engine run.",
+                    released,
+                )
+                % {"count": released},
+            )
+
+
 @admin.register(DepartmentMapping)
-class DepartmentMappingAdmin(SimpleHistoryAdmin):
+class DepartmentMappingAdmin(ReleasesWaitingTasks, SimpleHistoryAdmin):
     list_display = ("idata_departmentcode", "department_name", "idaas_departmentcode", "ou", "is_active", "updated_at")
     list_filter = ("is_active",)
     search_fields = ("idata_departmentcode", "idaas_departmentcode", "department_name", "ou")
@@ -16,7 +40,7 @@ class DepartmentMappingAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(EmployeeTypeMapping)
-class EmployeeTypeMappingAdmin(SimpleHistoryAdmin):
+class EmployeeTypeMappingAdmin(ReleasesWaitingTasks, SimpleHistoryAdmin):
     list_display = ("employee_type", "description", "idaas_user_type", "welink_person_type", "email_domain")
     search_fields = ("employee_type", "description")
 

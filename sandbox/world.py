@@ -107,6 +107,9 @@ class World:
         self._mailboxes: dict[str, Mailbox] = {}  # sAMAccountName (lower case) -> mailbox
         self._counters = Counters.zero(self.systems)
         self._windows: dict[str, deque[float]] = {s: deque() for s in self.systems}
+        # Arrival times (monotonic) of the requests each system served (not the ones it refused
+        # as rate-limited), the latest 100 000: tests check a rate limit over any window.
+        self._served_at: dict[str, deque[float]] = {s: deque(maxlen=100_000) for s in self.systems}
 
     # --- control ---------------------------------------------------------------------
     @property
@@ -121,6 +124,11 @@ class World:
             for window in self._windows.values():
                 window.clear()
         logger.info("sandbox faults set %s", kv(**faults.as_dict()))
+
+    def served_times(self, system: str) -> list[float]:
+        """Monotonic arrival times of the requests ``system`` served since the last reset."""
+        with self._lock:
+            return list(self._served_at[system])
 
     def reset(self) -> None:
         """Forget accounts, tokens, counters and faults."""
@@ -163,6 +171,7 @@ class World:
             self._counters.requests[system] += 1
             faults = self._faults
             if not faults.applies_to(system):
+                self._served_at[system].append(time.monotonic())
                 return Plan()
             if faults.rate_limit_per_s:
                 now = time.monotonic()
@@ -173,6 +182,7 @@ class World:
                     self._counters.count_fault(system, "rate_limit")
                     return Plan(rate_limited=True)
                 window.append(now)
+            self._served_at[system].append(time.monotonic())
             latency = faults.latency_ms / 1000
             if not data_call:
                 return Plan(latency_s=latency)

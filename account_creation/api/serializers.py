@@ -265,6 +265,10 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
     attempts_left = serializers.SerializerMethodField()
     phone_number = serializers.SerializerMethodField()
     last_error = serializers.SerializerMethodField(help_text="In the caller's language (Accept-Language).")
+    waiting_for = serializers.SerializerMethodField(
+        help_text="What configuration the task waits for and how to add it (null when it does not wait); "
+        "a waiting task is not attempted and spends no attempts."
+    )
 
     class Meta:
         model = AccountCreationTask
@@ -291,6 +295,7 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
             "locked_until",
             "result",
             "last_error",
+            "waiting_for",
             "created_at",
             "updated_at",
             "started_at",
@@ -308,6 +313,11 @@ class AccountCreationTaskSerializer(serializers.ModelSerializer):
 
     def get_phone_number(self, task: AccountCreationTask) -> str:
         return mask_phone(task.phone_number)
+
+    def get_waiting_for(self, task: AccountCreationTask) -> str | None:
+        from account_creation.services.waiting import waiting_for_text
+
+        return waiting_for_text(task.waiting_for) or None
 
     def get_attempts_left(self, task: AccountCreationTask) -> int:
         attempts = getattr(task, "attempts", 0) or 0
@@ -362,3 +372,23 @@ class TypeStatsSerializer(_StatusCountsSerializer):
 class TaskStatsSerializer(_StatusCountsSerializer):
     overall_completion_rate = serializers.FloatField(help_text="completed / total, in percent.")
     stats_by_type = serializers.DictField(child=TypeStatsSerializer())
+
+
+class DownstreamSystemSerializer(serializers.Serializer):
+    """One downstream system's health (GET /account-creation/systems/)."""
+
+    name = serializers.CharField()
+    state = serializers.ChoiceField(choices=["ok", "quarantined"])
+    reason = serializers.CharField(allow_blank=True, help_text="Why it is quarantined; empty when ok.")
+    since = serializers.DateTimeField(allow_null=True, help_text="When the quarantine began.")
+    nextProbeAt = serializers.DateTimeField(  # noqa: N815 - wire name
+        source="next_probe_at", allow_null=True, help_text="When one task will try the system again."
+    )
+    waitingTasks = serializers.IntegerField(  # noqa: N815 - wire name
+        source="waiting_tasks", help_text="This client's pending tasks the quarantine holds back."
+    )
+    rateLimit = serializers.FloatField(  # noqa: N815 - wire name
+        source="rate_limit", allow_null=True, help_text="Calls per second configured (null: no fixed limit)."
+    )
+    rateLimitedAnswers = serializers.IntegerField(source="rate_limited")  # noqa: N815 - wire name
+    action = serializers.CharField(allow_blank=True, help_text="What to do about it.")

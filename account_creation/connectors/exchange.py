@@ -29,7 +29,7 @@ from account_creation.connectors.http import (
 )
 from account_creation.connectors.ownership import collision, owner_conflict, owners_in, same_employee
 from account_creation.messages import message
-from accountsync.errors import PermanentError, RetryableError
+from accountsync.errors import Fault, PermanentError, RetryableError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class ExchangeConnector:
 
     def __init__(self) -> None:
         self.base_url = settings.EMAIL_BASE_URL.rstrip("/")
-        self.session = build_session(self.base_url)
+        self.session = build_session(self.base_url, self.account_type)
 
     def payload(self, request: ProvisioningRequest) -> dict[str, Any]:
         return {"EnableMailboxList": [{"SAMAccountName": request.username, "Alias": request.email_local_part}]}
@@ -67,7 +67,7 @@ class ExchangeConnector:
         if answer.status in (401, 403):
             raise PermanentError(
                 message("exchange.token_refused", status=answer.status),
-                details=answer.details(request=request_details),
+                details=answer.details(request=request_details), fault=Fault.CREDENTIALS,
             )
         if 400 <= answer.status < 500:
             raise PermanentError(

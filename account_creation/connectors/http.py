@@ -19,16 +19,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError
 
 from account_creation import countries
 from account_creation.connectors.base import Person, ProvisioningRequest
 from account_creation.messages import message
-from accountsync.errors import PermanentError, RetryableError
+from accountsync.errors import Fault, PermanentError, RetryableError
 from accountsync.logging import kv
 from accountsync.messages import Message
 from accountsync.redaction import register_secret, safe_data, safe_string
@@ -72,7 +74,28 @@ def http_timeout() -> tuple[float, float]:
     return (min(CONNECT_TIMEOUT_MAX, read), read)
 
 
-def build_session(base_url: str = "") -> requests.Session:
+class CallGate(Protocol):
+    """Waits before a downstream call until the system's rate limit allows it (the engine's RateGate)."""
+
+    def before_call(self, system: str) -> None: ...
+
+
+_call_gate: CallGate | None = None
+
+
+def set_call_gate(gate: CallGate | None) -> None:
+    """Install the gate every connector's calls pass (keyed by the session's account type)."""
+    global _call_gate
+    _call_gate = gate
+
+
+class SystemSession(requests.Session):
+    """A session that knows its account type, so the call gate knows whose limit applies."""
+
+    account_type: str = ""
+
+
+def build_session(base_url: str = "", account_type: str = "") -> requests.Session:
     """One session per connector: a connection pool as large as the engine's thread count.
 
     The environment's proxy settings for ``base_url`` are read once here; without this,
@@ -80,7 +103,8 @@ def build_session(base_url: str = "") -> requests.Session:
     engine's CPU at 32 threads).
     """
     size = pool_size()
-    session = requests.Session()
+    session = SystemSession()
+    session.account_type = account_type
     if base_url:
         session.proxies.update(requests.utils.get_environ_proxies(base_url))
         session.trust_env = False
@@ -204,6 +228,9 @@ def post_json(
     ``request_details`` is the redacted request body to attach to errors (never headers).
     """
     extra = {"request": request_details} if request_details is not None else {}
+    gate, account_type = _call_gate, getattr(session, "account_type", "")
+    if gate is not None and account_type:
+        gate.before_call(account_type)
     started = time.monotonic()
     try:
         response = session.post(url, json=payload, headers=headers, timeout=http_timeout())
@@ -213,14 +240,16 @@ def post_json(
         raise RetryableError(
             message("http.timeout_sent" if sent else "http.timeout_not_sent", system=system, action=action,
                     seconds=f"{http_timeout()[1 if sent else 0]:g}"),
-            details={"error": type(exc).__name__, "maybe_applied": sent, **extra},
+            details={"error": type(exc).__name__, "maybe_applied": sent, **extra}, fault=Fault.TRANSPORT,
         ) from None
     except requests.RequestException as exc:
         logger.warning(kv(event="http_error", system=system, action=action, error=type(exc).__name__))
+        unreachable = _unreachable(exc)
         raise RetryableError(
-            message("http.unreachable", system=system, action=action,
-                    detail=f"{type(exc).__name__}: {safe_text(exc, 200)}"),
-            details={"error": type(exc).__name__, "maybe_applied": True, **extra},
+            message("http.unreachable_config" if unreachable else "http.unreachable", system=system,
+                    action=action, detail=f"{type(exc).__name__}: {safe_text(exc, 200)}"),
+            details={"error": type(exc).__name__, "maybe_applied": not unreachable, **extra},
+            fault=Fault.UNREACHABLE if unreachable else Fault.TRANSPORT,
         ) from None
     elapsed_ms = int((time.monotonic() - started) * 1000)
     try:
@@ -234,15 +263,43 @@ def post_json(
     if answer.status == 429:
         raise RetryableError(
             message("http.rate_limited", system=system, action=action),
-            details=answer.details(**extra),
+            details=answer.details(**extra), fault=Fault.RATE_LIMITED,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     if answer.status >= 500:
         raise RetryableError(
             message("http.server_error", system=system, action=action, status=answer.status,
                     detail=f" ({answer.message})" if answer.message else ""),
-            details=answer.details(maybe_applied=True, **extra),
+            details=answer.details(maybe_applied=True, **extra), fault=Fault.TRANSPORT,
         )
     return answer
+
+
+def _unreachable(exc: requests.RequestException) -> bool:
+    """A TLS or DNS failure: no request to this host can succeed as configured."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NameResolutionError)
+
+
+RETRY_AFTER_MAX = 600.0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (delta-seconds or an HTTP date), capped; None when absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(RETRY_AFTER_MAX, max(0.0, seconds))
 
 
 def malformed(answer: Answer, *, system: str, action: str, request_details: Any = None) -> RetryableError:
@@ -327,7 +384,7 @@ class TokenCache:
             if self._failure is not None and now < self._failure_until:
                 raise PermanentError(
                     message("token.remembered", reason=self._failure.msg, seconds=f"{self._failure_memory:g}"),
-                    details={**self._failure.details, "remembered": True},
+                    details={**self._failure.details, "remembered": True}, fault=self._failure.fault,
                 )
             self._token = None
             try:
@@ -389,7 +446,7 @@ def post_with_token(
             return answer
         tokens.invalidate(token)
         on_rejected(refreshed)
-    raise RetryableError(rejected_again, details=answer.details(request=request_details))
+    raise RetryableError(rejected_again, details=answer.details(request=request_details), fault=Fault.CREDENTIALS)
 
 
 # --- people -------------------------------------------------------------------------------

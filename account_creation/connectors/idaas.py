@@ -30,7 +30,7 @@ from account_creation.connectors.http import (
 )
 from account_creation.connectors.ownership import collision, owner_conflict, owners_in
 from account_creation.messages import message
-from accountsync.errors import PermanentError, RetryableError
+from accountsync.errors import ConfigurationMissing, Fault, PermanentError, RetryableError
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class IdaasConnector:
     def __init__(self) -> None:
         self.base_url = settings.IDAAS_BASE_URL.rstrip("/")
         self.enterprise_id = settings.IDAAS_ENTERPRISE_ID
-        self.session = build_session(self.base_url)
+        self.session = build_session(self.base_url, self.account_type)
         self.tokens = TokenCache(self._fetch_token, system=SYSTEM, account_type=self.account_type)
 
     # --- token ------------------------------------------------------------------------
@@ -70,7 +70,7 @@ class IdaasConnector:
             raise PermanentError(
                 message("idaas.token_refused", status=answer.status, code=answer.code or "-",
                         detail=f": {answer.message}" if answer.message else ""),
-                details=answer.details(),
+                details=answer.details(), fault=Fault.CREDENTIALS,
             )
         raise RetryableError(
             message("idaas.token_missing", status=answer.status, code=answer.code or "-"),
@@ -96,9 +96,9 @@ class IdaasConnector:
 
     def create(self, request: ProvisioningRequest) -> AccountResult:
         if not request.ou:
-            raise RetryableError(
+            raise ConfigurationMissing(
                 message("prepare.ou_missing", department=request.person.department_code),
-                details={"department_code": request.person.department_code},
+                waiting_for={"code": "department_ou", "department_code": request.person.department_code},
             )
         payload = self.payload(request)
         request_details = safe(payload)
@@ -139,6 +139,11 @@ class IdaasConnector:
                                  username=request.username, email=request.email)
         details = answer.details(request=request_details)
         detail = f": {answer.message}" if answer.message else ""
+        if answer.status == 403:
+            raise PermanentError(
+                message("idaas.onboarding_forbidden", status=answer.status, code=answer.code or "-", detail=detail),
+                details=details, fault=Fault.CREDENTIALS,
+            )
         if 400 <= answer.status < 500 or (len(answer.code) == 3 and answer.code.startswith("4")):
             raise PermanentError(
                 message("idaas.refused", status=answer.status, code=answer.code or "-", detail=detail,

@@ -1,7 +1,8 @@
 """WeLink open platform: the contact (address book) user, keyed by ``corpUserId``.
 
-Exactly-once: always look the user up by ``corpUserId`` (the employee number) before
-creating, and look again after a create that timed out or did not answer ``"0"``: a user
+Exactly-once: a retry looks the user up by ``corpUserId`` (the employee number) before
+creating (the first attempt creates at once), and every attempt looks again after a create
+that timed out or did not answer ``"0"``: a user
 found either way is adopted as success — only when its ``corpUserId`` and ``employeeId``
 (when the answer has them) are the person's employee number; a user that belongs to another
 employee fails the task permanently (connectors/ownership.py). Codes are compared as
@@ -31,7 +32,7 @@ from account_creation.connectors.http import (
 )
 from account_creation.connectors.ownership import OwnershipConflict, collision, owner_conflict
 from account_creation.messages import message
-from accountsync.errors import ConnectorError, PermanentError, RetryableError
+from accountsync.errors import ConfigurationMissing, ConnectorError, Fault, PermanentError, RetryableError
 from accountsync.logging import kv
 from accountsync.messages import translatable
 
@@ -52,6 +53,9 @@ PERMANENT_CODES: dict[str, str] = {
     "47004": gettext_noop("a field has an invalid value"),
     "47008": gettext_noop("the data failed WeLink's validation"),
     "47106": gettext_noop("the department (or its parent) does not exist in WeLink"),
+}
+# No task can succeed until the app is granted the API: the system is quarantined.
+SYSTEM_CODES: dict[str, str] = {
     "501": gettext_noop("the API is not granted to the app: grant it in the WeLink developer console"),
 }
 # Token errors: retrying only locks the client (41403), so they are permanent and remembered.
@@ -68,7 +72,7 @@ class WelinkConnector:
 
     def __init__(self) -> None:
         self.base_url = settings.WELINK_BASE_URL.rstrip("/")
-        self.session = build_session(self.base_url)
+        self.session = build_session(self.base_url, self.account_type)
         self.tokens = TokenCache(self._fetch_token, system=SYSTEM, account_type=self.account_type)
 
     # --- token ------------------------------------------------------------------------
@@ -86,7 +90,7 @@ class WelinkConnector:
             raise PermanentError(
                 message("welink.client_locked" if answer.code == "41403" else "welink.credentials_refused",
                         code=answer.code, meaning=translatable(CREDENTIAL_CODES[answer.code])),
-                details=answer.details(),
+                details=answer.details(), fault=Fault.CREDENTIALS,
             )
         raise RetryableError(
             message("welink.token_missing", status=answer.status, code=answer.code or "-",
@@ -117,13 +121,20 @@ class WelinkConnector:
         details = answer.details(request=request_details)
         said = {"action": action, "code": code or "-", "detail": f": {answer.message}" if answer.message else ""}
         if code == RATE_LIMITED:
-            return RetryableError(message("welink.rate_limited", **said), details=details)
+            return RetryableError(message("welink.rate_limited", **said), details=details, fault=Fault.RATE_LIMITED)
+        if code in SYSTEM_CODES:
+            return PermanentError(
+                message("welink.refused_system", meaning=translatable(SYSTEM_CODES[code]), **said),
+                details=details, fault=Fault.CREDENTIALS,
+            )
         if code in PERMANENT_CODES:
             return PermanentError(
                 message("welink.refused", meaning=translatable(PERMANENT_CODES[code]), **said), details=details
             )
         if code in CREDENTIAL_CODES:
-            return PermanentError(message("welink.call_credentials_refused", **said), details=details)
+            return PermanentError(
+                message("welink.call_credentials_refused", **said), details=details, fault=Fault.CREDENTIALS
+            )
         return RetryableError(message("welink.unexpected", status=answer.status, **said), details=details)
 
     def lookup(self, employee_number: str, *, context: dict[str, object] | None = None) -> str | None:
@@ -170,14 +181,18 @@ class WelinkConnector:
     def create(self, request: ProvisioningRequest) -> AccountResult:
         context = log_context(request)
         number = request.person.employee_number
-        user_id = self.lookup(number, context=context)
-        if user_id is not None:
-            logger.info(kv(event="adopted", system=SYSTEM, found="before_create", **context))
-            return self._result(request, user_id, adopted=True)
+        # The first attempt creates at once: a non-"0" answer is followed by a look-up anyway
+        # (the spec's per-system recipe), so only an attempt after an earlier one — which may
+        # have timed out after WeLink applied it — pays for a look-up first.
+        if request.attempt > 1:
+            user_id = self.lookup(number, context=context)
+            if user_id is not None:
+                logger.info(kv(event="adopted", system=SYSTEM, found="before_create", **context))
+                return self._result(request, user_id, adopted=True)
         if not request.corp_dept_code:
-            raise RetryableError(
+            raise ConfigurationMissing(
                 message("prepare.welink_department_missing", department=request.person.department_code),
-                details={"department_code": request.person.department_code},
+                waiting_for={"code": "department_welink_code", "department_code": request.person.department_code},
             )
         payload = self.payload(request)
         request_details = safe(payload)
@@ -195,6 +210,8 @@ class WelinkConnector:
 
     def _after_failed_create(self, request: ProvisioningRequest, error: ConnectorError,
                              context: dict[str, object]) -> AccountResult:
+        if error.fault in (Fault.RATE_LIMITED, Fault.CREDENTIALS, Fault.UNREACHABLE):
+            raise error  # the create was not applied, and a look-up would meet the same answer
         try:
             user_id = self.lookup(request.person.employee_number, context=context)
         except OwnershipConflict:
@@ -203,6 +220,7 @@ class WelinkConnector:
             raise RetryableError(
                 message("welink.lookup_failed_too", reason=error.msg, lookup=lookup_error.msg),
                 details={**error.details, "lookup_error": lookup_error.message},
+                fault=lookup_error.fault or error.fault, retry_after=lookup_error.retry_after,
             ) from None
         if user_id is not None:
             logger.info(kv(event="adopted", system=SYSTEM, found="after_create", **context))

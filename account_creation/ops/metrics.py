@@ -31,8 +31,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from account_creation.account_types import registry
-from account_creation.models import AccountCreationLog, AccountCreationTask, AttemptOutcome, EngineRun, TaskStatus
-from account_creation.selectors import eligible_tasks
+from account_creation.models import (
+    AccountCreationLog,
+    AccountCreationTask,
+    AttemptOutcome,
+    EngineRun,
+    SystemState,
+    TaskStatus,
+)
+from account_creation.selectors import eligible_tasks, systems_list
 
 FINISHED_OUTCOMES = [outcome for outcome in AttemptOutcome.values if outcome != AttemptOutcome.RUNNING]
 # Seconds. The attempt buckets span a fast sandbox call to the 30 s HTTP timeout (and a
@@ -71,6 +78,7 @@ class DatabaseCollector(Collector):
         yield from self._downstream()
         yield from self._runs()
         yield from self._callbacks(now)
+        yield from self._systems()
 
     # completion callbacks: events by delivery status, and how long the oldest undelivered waits
     def _callbacks(self, now: datetime) -> Iterator[Metric]:
@@ -96,6 +104,39 @@ class DatabaseCollector(Collector):
         )
         age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         yield age
+
+    # downstream health: quarantine, rate-limited answers, tasks waiting for configuration
+    def _systems(self) -> Iterator[Metric]:
+        quarantined = GaugeMetricFamily(
+            "accountsync_system_quarantined",
+            "1 while the system is quarantined (its tasks wait, spending no attempts), else 0.",
+            labels=["system"],
+        )
+        limited = CounterMetricFamily(
+            "accountsync_rate_limited_answers",
+            "Rate-limited answers (429, Retry-After, WeLink 48503) received from the system; each "
+            "slowed it down for every runner and spent no attempt.",
+            labels=["system"],
+        )
+        for row in systems_list():
+            quarantined.add_metric([row.name], 1.0 if row.state == SystemState.QUARANTINED else 0.0)
+            limited.add_metric([row.name], row.rate_limited)
+        yield quarantined
+        yield limited
+        waiting = GaugeMetricFamily(
+            "accountsync_tasks_waiting_for_configuration",
+            "Pending tasks waiting for a mapping an operator must add, by system.",
+            labels=["system"],
+        )
+        rows = dict(
+            AccountCreationTask.objects.filter(status=TaskStatus.PENDING, waiting_for__isnull=False)
+            .order_by()
+            .values_list("account_type")
+            .annotate(n=Count("*"))
+        )
+        for system in registry.values():
+            waiting.add_metric([system], rows.get(system, 0))
+        yield waiting
 
     # tasks by system and status: one grouped query, every pair present (zeros included)
     def _tasks(self) -> Iterator[Metric]:

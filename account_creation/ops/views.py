@@ -167,8 +167,31 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             requests=selectors.recent_requests(),
             runs=selectors.recent_runs(),
             health=_run_health(),
+            quarantined=_quarantined_systems(),
+            waiting=_waiting_for_configuration(),
         ),
     )
+
+
+def _quarantined_systems() -> list[dict[str, Any]]:
+    from account_creation.api.systems import system_views
+
+    return [view for view in system_views(caller=Access.everything()) if view["state"] == "quarantined"]
+
+
+def _waiting_for_configuration() -> list[dict[str, Any]]:
+    """Pending tasks waiting for a mapping, grouped by what they wait for (text and count)."""
+    from collections import Counter
+
+    from account_creation.models import AccountCreationTask
+    from account_creation.services.waiting import waiting_for_text
+
+    counts: Counter[str] = Counter()
+    for value in AccountCreationTask.objects.filter(
+        status=TaskStatus.PENDING, waiting_for__isnull=False
+    ).values_list("waiting_for", flat=True):
+        counts[waiting_for_text(value)] += 1
+    return [{"text": text, "count": count} for text, count in counts.most_common(20)]
 
 
 def _run_health() -> dict[str, Any]:

@@ -29,8 +29,9 @@ from django.utils import timezone
 from account_creation.account_types import registry
 from account_creation.connectors import configure_pool, get_connector, missing_configuration
 from account_creation.connectors.base import AccountResult
-from account_creation.connectors.http import token_fetch_counts
+from account_creation.connectors.http import set_call_gate, token_fetch_counts
 from account_creation.models import EngineRun
+from account_creation.services.health import HealthView, system_take_probe, systems_ensure
 from account_creation.services.prepare import BatchPreparer, prepare_batch
 from account_creation.services.queue import (
     Claim,
@@ -40,8 +41,11 @@ from account_creation.services.queue import (
     task_recover_expired_leases,
     task_renew_lease,
 )
+from account_creation.services.ratelimit import RateGate
+from account_creation.services.requeue import task_unclaim
 from account_creation.services.sql import use_async_commits
-from accountsync.errors import ConnectorError
+from account_creation.services.waiting import tasks_release_waiting
+from accountsync.errors import ConfigurationMissing, ConnectorError, Fault
 from accountsync.logging import kv
 from callbacks.delivery import DeliverySummary, callbacks_deliver
 
@@ -62,6 +66,7 @@ class RunSummary:
     runner_id: str
     per_type: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     recovered: int = 0
+    released_waiting: int = 0  # tasks whose configuration appeared since they started waiting
     stop_reason: str = ""
     unconfigured: dict[str, list[str]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -122,6 +127,8 @@ class AccountCreationService:
         self.database_error: DatabaseError | None = None
         self.started_at = timezone.now()  # reset when run() starts; claims take tasks due by then
         self._summary_lock = threading.Lock()
+        self.health = HealthView()
+        self.gate = RateGate()
 
     # The claim size: big enough to amortise the claim, small enough that every thread
     # stays busy and dependencies released in this run are picked up soon.
@@ -143,7 +150,10 @@ class AccountCreationService:
         self.started_at = timezone.now()
         self._tokens_before = token_fetch_counts()
         started = time.monotonic()
+        set_call_gate(self.gate)
         try:
+            systems_ensure()
+            self.summary.released_waiting = tasks_release_waiting()
             recovery = task_recover_expired_leases()
             self.summary.recovered = recovery.recovered
             for dependent, count in recovery.blocked.items():
@@ -160,6 +170,7 @@ class AccountCreationService:
             if self.deliver_callbacks and self.database_error is None:
                 self.summary.callbacks = callbacks_deliver(runner_id=self.runner_id, stop_event=self.stop_event)
         finally:
+            set_call_gate(None)
             self.summary.finished = time.monotonic()
             if self.database_error is None:
                 self._finish_run_row(run_row)
@@ -221,11 +232,19 @@ class AccountCreationService:
 
     def _claim(self, types: list[str], claimed: int, *, limit: int | None = None) -> list[Claim]:
         size = self._claim_size(self.max_tasks - claimed)
-        claims = task_claim_batch(
-            runner_id=self.runner_id,
-            limit=min(size, limit) if limit is not None else size,
-            account_types=types,
-            due_by=self.started_at,
+        size = min(size, limit) if limit is not None else size
+        self.health.refresh()
+        claims: list[Claim] = []
+        now = timezone.now()
+        # Half-open: a quarantined system whose probe is due gets one real task, from one runner.
+        for system in self.health.probes_due(types, now):
+            if len(claims) < size and system_take_probe(name=system, runner_id=self.runner_id, now=now):
+                claims += task_claim_batch(
+                    runner_id=self.runner_id, limit=1, account_types=[system], due_by=now, probe=True,
+                    employee_number=self.employee_number,
+                )
+        claims += task_claim_batch(
+            runner_id=self.runner_id, limit=size - len(claims), account_types=types, due_by=self.started_at,
             employee_number=self.employee_number,
         )
         with self._summary_lock:
@@ -319,6 +338,34 @@ class AccountCreationService:
             for thread in threads:
                 thread.join()
 
+    def _judge(self, claim: Claim, error: BaseException) -> tuple[bool, float | None]:
+        """What a failure says about the system: (spend the task's attempt?, retry after seconds).
+
+        Faults no task can fix quarantine the system (credentials, TLS/DNS at once; transport
+        failures after ACCOUNT_CREATION_QUARANTINE_AFTER in a row) and a rate-limited answer
+        slows it down: neither spends the attempt. Any other error is about this task.
+        """
+        system = claim.task.account_type
+        fault = error.fault if isinstance(error, ConnectorError) else Fault.TASK
+        message = error.message if isinstance(error, ConnectorError) else type(error).__name__
+        if fault == Fault.RATE_LIMITED:
+            self.gate.refused(system, retry_after=error.retry_after if isinstance(error, ConnectorError) else None)
+            retry_after = error.retry_after if isinstance(error, ConnectorError) else None
+            return False, retry_after or 1.0
+        if claim.probe:
+            if fault in Fault.SYSTEM_WIDE or fault == Fault.TRANSPORT:
+                self.health.probe_failed(system, message)
+                return False, None
+            # An answer about this person: the system works again.
+            self.health.release(system, by=f"probe {self.runner_id}")
+            return True, None
+        if fault in Fault.SYSTEM_WIDE:
+            self.health.quarantine(system, fault, message)
+            return False, None
+        if fault == Fault.TRANSPORT:
+            return not self.health.transport_failure(system, message), None
+        return True, None
+
     def _execute(self, claim: Claim, preparer: BatchPreparer) -> None:
         task = claim.task
         if self.database_error is not None:
@@ -342,20 +389,41 @@ class AccountCreationService:
         tb = ""
         error: BaseException | None = None
         result: AccountResult | None = None
+        requeue: str = ""  # "deferred": its system is quarantined; "waiting": for configuration
+        waiting_for: dict[str, str] | None = None
         try:
-            request = preparer.prepare(task, attempt=claim.attempt)
-            result = get_connector(task.account_type).create(request)
+            if not claim.probe and self.health.quarantined(task.account_type):
+                requeue = "deferred"
+            else:
+                request = preparer.prepare(task, attempt=claim.attempt)
+                result = get_connector(task.account_type).create(request)
+        except ConfigurationMissing as exc:
+            requeue, waiting_for = "waiting", exc.waiting_for
         except ConnectorError as exc:
             error = exc
         except Exception as exc:  # noqa: BLE001 - an unknown failure is retryable by design
             error = exc
             tb = traceback.format_exc()
         try:
+            if requeue:
+                if claim.probe:
+                    self.health.probe_failed(task.account_type, "", again_now=True)
+                if task_unclaim(claim=claim, runner_id=self.runner_id, waiting_for=waiting_for):
+                    with self._summary_lock:
+                        self.summary.add(task.account_type, requeue)
+                return
             if result is not None:
+                if claim.probe:
+                    self.health.release(task.account_type, by=f"probe {self.runner_id}")
+                else:
+                    self.health.success(task.account_type)
                 outcome = task_finish_success(claim=claim, runner_id=self.runner_id, result=result)
             else:
                 assert error is not None  # noqa: S101 - one of the two is always set
-                outcome = task_finish_failure(claim=claim, runner_id=self.runner_id, error=error, tb=tb)
+                spend, retry_in = self._judge(claim, error)
+                outcome = task_finish_failure(
+                    claim=claim, runner_id=self.runner_id, error=error, tb=tb, spend=spend, retry_in=retry_in
+                )
         except DatabaseError as exc:
             # The database went away: no outcome can be saved, so stop calling downstream
             # systems. The claimed tasks return to the queue when their leases expire, and
@@ -379,6 +447,8 @@ class AccountCreationService:
             "completed": "completed", "retry": "retried", "failed": "failed", "dropped": "dropped",
             "cancelled": "cancelled",
         }[outcome.kind]
+        if outcome.kind == "retry" and requeue == "" and self.health.quarantined(task.account_type):
+            key = "deferred"
         with self._summary_lock:
             self.summary.add(task.account_type, key)
             if self.employee_number is not None:

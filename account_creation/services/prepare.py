@@ -20,7 +20,7 @@ from account_creation.naming import english_name, idaas_username
 from account_creation.reserved import local_part_reserved, username_reserved
 from account_creation.services.mailbox import MailboxRequest, default_domain, mailboxes_allocate
 from account_creation.services.retention import is_anonymised
-from accountsync.errors import ConnectorError, PermanentError, RetryableError
+from accountsync.errors import ConfigurationMissing, ConnectorError, PermanentError, RetryableError
 from departments.models import DepartmentMapping, EmployeeTypeMapping
 
 
@@ -39,7 +39,7 @@ class BatchPreparer:
         self.mailboxes = mailboxes
 
     def prepare(self, task: AccountCreationTask, *, attempt: int = 1) -> ProvisioningRequest:
-        """Raises RetryableError when a mapping is missing (an operator can add it), PermanentError
+        """Raises ConfigurationMissing when a mapping is missing (an operator can add it), PermanentError
         for a reserved name, a purged task or a name the directory cannot take."""
         if is_anonymised(task):
             raise PermanentError(message("prepare.personal_data_purged", task=task.pk))
@@ -58,15 +58,15 @@ class BatchPreparer:
             raise reserved.error()
         department = self.departments.get(task.department_code)
         if department is None and registry.get(task.account_type).needs_department:
-            raise RetryableError(
+            raise ConfigurationMissing(
                 message("prepare.department_unmapped", department=task.department_code),
-                details={"department_code": task.department_code},
+                waiting_for={"code": "department_mapping", "department_code": task.department_code},
             )
         employee_type = self.employee_types.get(task.employee_type)
         if employee_type is None:
-            raise RetryableError(
+            raise ConfigurationMissing(
                 message("prepare.employee_type_unmapped", employee_type=task.employee_type),
-                details={"employee_type": task.employee_type},
+                waiting_for={"code": "employee_type_mapping", "employee_type": task.employee_type},
             )
         person = Person(
             employee_number=task.employee_number,

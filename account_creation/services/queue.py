@@ -63,6 +63,7 @@ class Claim:
     started: float = 0.0  # monotonic time the attempt itself began (after waiting in its batch)
     # Set when its request's client has a callback: its outcome writes callback events.
     notify: RequestRef | None = None
+    probe: bool = False  # the quarantine probe of its system
 
     def __post_init__(self) -> None:
         self.claimed_at_lease = self.claimed_at
@@ -80,11 +81,13 @@ def task_claim_batch(
     now: datetime | None = None,
     due_by: datetime | None = None,
     employee_number: str | None = None,
+    probe: bool = False,
 ) -> list[Claim]:
     """Claim up to ``limit`` eligible tasks for ``runner_id`` in one short transaction.
 
     ``due_by`` (default: now) is the moment tasks must be due at; a run passes its start
     time, so a task that failed during the run waits for the next run even with zero backoff.
+    ``probe`` claims from quarantined systems too (the caller took their probe).
     """
     if limit <= 0:
         return []
@@ -92,7 +95,9 @@ def task_claim_batch(
     lease_until = now + timedelta(seconds=settings.ACCOUNT_CREATION_LEASE_SECONDS)
     host = socket.gethostname()
     with write_transaction():
-        candidates = eligible_tasks(now=due_by or now, account_types=account_types, employee_number=employee_number)
+        candidates = eligible_tasks(
+            now=due_by or now, account_types=account_types, include_quarantined=probe, employee_number=employee_number
+        )
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         tasks = list(candidates[:limit])
@@ -138,7 +143,7 @@ def task_claim_batch(
     return [
         Claim(
             task=log.task, log_id=log.pk, attempt=log.execution_attempt, claimed_at=started,
-            notify=notify.get(log.task.request_id),
+            notify=notify.get(log.task.request_id), probe=probe,
         )
         for log in logs
     ]
@@ -336,8 +341,12 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
 
 
 def task_finish_failure(
-    *, claim: Claim, runner_id: str, error: BaseException, tb: str = ""
+    *, claim: Claim, runner_id: str, error: BaseException, tb: str = "", spend: bool = True,
+    retry_in: float | None = None,
 ) -> Outcome:
+    """Record a failed attempt. ``spend=False`` (a system-wide fault: quarantine, rate limit)
+    keeps the attempt row but not its cost: the task goes back to pending with its budget
+    intact, due again after ``retry_in`` seconds (default: as soon as its system is out of quarantine)."""
     task = claim.task
     now = timezone.now()
     retryable = error.retryable if isinstance(error, ConnectorError) else True
@@ -352,7 +361,27 @@ def task_finish_failure(
     strategy = RetryStrategy.from_settings()
     exhausted = strategy.exhausted(attempt_in_budget=claim.attempt_in_budget)
     with write_transaction(wait_for_flush=False):
-        if retryable and not exhausted:
+        if not spend:
+            # A quarantine holds the task back by itself: due again when the system is.
+            next_at = now + timedelta(seconds=retry_in) if retry_in else None
+            said = reason
+            updated = _fenced_update(
+                task,
+                runner_id,
+                status=TaskStatus.PENDING,
+                next_attempt_at=next_at,
+                attempt_base=task.attempt_base + 1,
+                locked_by="",
+                locked_until=None,
+                last_error=_text(said),
+                last_error_data=said.as_stored(),
+                updated_at=now,
+            )
+            kind, log_outcome = "retry", AttemptOutcome.RETRY
+            details.update(next_attempt_at=timezone.localtime(next_at).isoformat() if next_at else None, counted=False)
+            if updated and cancel_if_request_cancelled(task_ids=[task.pk]):
+                kind = "cancelled"
+        elif retryable and not exhausted:
             delay = strategy.get_schedule_in(attempt_in_budget=claim.attempt_in_budget)
             next_at = now + timedelta(seconds=delay)
             said = message(

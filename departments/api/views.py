@@ -48,6 +48,26 @@ class DepartmentMappingViewSet(viewsets.ModelViewSet):
         "history": "read",
     }
 
+    def perform_create(self, serializer: Any) -> None:
+        super().perform_create(serializer)
+        self._release_waiting()
+
+    def perform_update(self, serializer: Any) -> None:
+        super().perform_update(serializer)
+        self._release_waiting()
+
+    def _release_waiting(self) -> None:
+        from account_creation.services.waiting import tasks_release_waiting
+
+        # Answered in a header: the mapping's own representation stays as it was.
+        self.released_tasks = tasks_release_waiting()
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(self, "released_tasks", None) is not None:
+            response["X-Released-Tasks"] = str(self.released_tasks)
+        return response
+
     def get_queryset(self) -> Any:
         queryset = DepartmentMapping.objects.order_by("idata_departmentcode")
         params = self.request.query_params

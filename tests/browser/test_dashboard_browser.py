@@ -57,7 +57,7 @@ def test_dashboard_grid_retry_and_person(
     for canvas in ("chart-status", "chart-day", "chart-week"):
         width = page.eval_on_selector(f"#{canvas}", "c => c.width")
         assert width > 100, canvas
-    assert page.locator("#failure-reasons").inner_text().count("No department mapping") >= 1
+    assert page.locator("#failure-reasons").inner_text().count("IDaaS refused the user") >= 1
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
 
     # The failing request's grid, from the "Latest requests" table.

@@ -350,8 +350,13 @@ class Chaos:
             )
             if done.returncode != 0:
                 self.violation(f"{label}: a quiet-phase runner exited {done.returncode}: {done.stderr[-500:]}")
+            # Tasks a quarantine holds back (and their dependents) wait on purpose (issue #17): quiet
+            # means nothing else is left.
             busy = self.query(
-                "SELECT count(*) FROM account_creation_accountcreationtask WHERE status IN ('pending', 'processing')"
+                "SELECT count(*) FROM account_creation_accountcreationtask WHERE status IN ('pending', 'processing') "
+                "AND NOT (status = 'pending' AND employee_number IN (SELECT held.employee_number FROM "
+                "account_creation_accountcreationtask held WHERE held.status = 'pending' AND held.account_type IN "
+                "(SELECT name FROM account_creation_downstreamsystem WHERE state = 'quarantined')))"
             )[0][0]
             if not busy:
                 return

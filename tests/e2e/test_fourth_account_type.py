@@ -119,7 +119,7 @@ def test_an_unconfigured_fourth_type_waits_and_says_so(
 ) -> None:
     settings.VPN_GATEWAY_URL = ""
     health = api_client.get("/healthz").json()
-    assert health["systems"]["vpn"] == {"configured": False, "missing": ["VPN_GATEWAY_URL"]}
+    assert health["systems"]["vpn"] == {"configured": False, "missing": ["VPN_GATEWAY_URL"], "state": "ok"}
     assert post(api_client, make_request([make_user("P000888", "王五")], systems=["idaas", "vpn"])).status_code == 201
     run_until_quiet(concurrency=1)
     statuses = dict(AccountCreationTask.objects.filter(employee_number="P000888").values_list("account_type", "status"))

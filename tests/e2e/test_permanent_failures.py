@@ -74,7 +74,7 @@ def test_an_ou_idaas_refuses_fails_blocks_dependents_then_retry_completes(
     assert api_client.post(f"/account-creation/{idaas.pk}/retry/").status_code == 409
 
 
-def test_wrong_welink_credentials_fail_fast_then_retry_after_the_fix(
+def test_wrong_welink_credentials_quarantine_welink_then_a_release_after_the_fix_completes(
     sandbox: SandboxServer, submit: Any, api_client: APIClient, settings: Any
 ) -> None:
     good_secret = settings.WELINK_CLIENT_SECRET
@@ -84,14 +84,18 @@ def test_wrong_welink_credentials_fail_fast_then_retry_after_the_fix(
     submit([(number, name) for number, name in zip(numbers, ["韩梅梅", "林涛", "吉姆"], strict=True)])
     run_until_quiet(concurrency=3)
 
+    # Issue #17: no task can fix a wrong secret: WeLink is quarantined, its tasks wait unspent.
     welink = AccountCreationTask.objects.filter(account_type="welink").order_by("pk")
-    assert {task.status for task in welink} == {TaskStatus.FAILED}
-    for task in welink:
+    assert {task.status for task in welink} == {TaskStatus.PENDING}
+    tried = [task for task in welink if task.logs.exists()]
+    assert tried  # the ones in flight when the refusal came; the others were never attempted
+    for task in tried:
         assert task.last_error.startswith(
             "WeLink refused the client credentials (code 10007: wrong client id or secret). "
             "Check WELINK_CLIENT_ID and WELINK_CLIENT_SECRET"
         ), task.last_error
-        assert task.logs.count() == 1
+    for task in welink:
+        assert task.logs.count() == task.attempt_base  # attempts made, none spent
     # Email depends on IDaaS only: it went ahead.
     assert AccountCreationTask.objects.exclude(account_type="welink").filter(
         status=TaskStatus.COMPLETED).count() == 6
@@ -102,9 +106,7 @@ def test_wrong_welink_credentials_fail_fast_then_retry_after_the_fix(
 
     settings.WELINK_CLIENT_SECRET = good_secret
     reset_connectors()
-    for task in welink:
-        response = api_client.post(f"/account-creation/{task.pk}/retry/")
-        assert response.status_code == 200, response.json()
+    assert api_client.post("/account-creation/systems/welink/release/").status_code == 200
     run_until_quiet(concurrency=3)
 
     assert statuses() == {TaskStatus.COMPLETED: 9}
@@ -112,5 +114,5 @@ def test_wrong_welink_credentials_fail_fast_then_retry_after_the_fix(
     for task in welink:
         detail = api_client.get(f"/account-creation/{task.pk}/").json()
         assert detail["status"] == "completed"
-        assert detail["attempts"] == 2
+        assert detail["attempts_left"] == 4  # only the attempt that succeeded counts
         assert detail["last_error"] == ""

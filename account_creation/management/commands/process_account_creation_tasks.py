@@ -14,15 +14,18 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from account_creation.account_types import registry
 from account_creation.connectors import configure_pool, missing_configuration
 from account_creation.messages import message
-from account_creation.models import AccountCreationTask, TaskStatus
-from account_creation.selectors import eligible_tasks
+from account_creation.models import AccountCreationTask, SystemState, TaskStatus
+from account_creation.selectors import eligible_tasks, systems_list, waiting_counts
 from account_creation.services.engine import AccountCreationService, RunSummary
+from account_creation.services.health import system_release
 from account_creation.services.on_demand import person_run_now
 from account_creation.services.retry import task_retry_failed
+from account_creation.services.waiting import waiting_for_text
 from callbacks.messages import message as callback_message
 
 COLUMNS = ("claimed", "completed", "retried", "failed", "blocked")
@@ -72,7 +75,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--retry-failed",
             action="store_true",
-            help="Put failed and blocked tasks back to pending with a fresh attempt budget, then exit.",
+            help="Put failed and blocked tasks back to pending with a fresh attempt budget, end quarantines "
+            "(the cause is fixed), then exit.",
         )
         parser.add_argument(
             "--account-type",
@@ -100,6 +104,11 @@ class Command(BaseCommand):
         if options["retry_failed"]:
             outcome = task_retry_failed(account_type=options["account_type"])
             self.stdout.write(f"{len(outcome.retried)} task(s) put back to pending.")
+            # "I fixed the cause": a quarantined system gets its tasks back now, not at the next probe.
+            for row in systems_list():
+                if row.state == SystemState.QUARANTINED and options["account_type"] in (None, row.name):
+                    system_release(name=row.name, by="--retry-failed")
+                    self.stdout.write(_("%(system)s released from quarantine.") % {"system": row.name})
             for task_id, reason in sorted(outcome.refused.items()):
                 self.stdout.write(f"  not retried #{task_id}: {reason}")
             return
@@ -207,6 +216,13 @@ class Command(BaseCommand):
         dropped = summary.total("dropped")
         if dropped:
             extra.append(f"{dropped} result(s) dropped after a lost lease")
+        deferred, waiting = summary.total("deferred"), summary.total("waiting")
+        if deferred:
+            extra.append(f"{deferred} task(s) put back unspent because their system is quarantined")
+        if waiting:
+            extra.append(f"{waiting} task(s) put back unspent to wait for configuration")
+        if summary.released_waiting:
+            extra.append(f"{summary.released_waiting} waiting task(s) released: their configuration now exists")
         callbacks = summary.callbacks
         if callbacks and callbacks.attempted:
             extra.append(str(callback_message(
@@ -217,6 +233,40 @@ class Command(BaseCommand):
             f"Run {summary.runner_id} finished in {summary.seconds:.2f} s: {summary.stop_reason}."
             + (" " + "; ".join(extra) + "." if extra else "")
         )
+        for line in self._wait_lines():
+            self.stdout.write(line)
+
+    def _wait_lines(self) -> list[str]:
+        """"N wait: …" for every quarantined system and every piece of missing configuration."""
+        lines = []
+        counts = waiting_counts()
+        for system in systems_list():
+            if system.state == SystemState.QUARANTINED:
+                lines.append(
+                    _(
+                        "%(count)d wait: %(system)s quarantined since %(since)s, reason: %(reason)s. Next probe "
+                        "at %(probe)s; fix the cause, or release it with POST "
+                        "/account-creation/systems/%(system)s/release/."
+                    )
+                    % {
+                        "count": counts.get(system.name, 0),
+                        "system": system.name,
+                        "since": _when(system.since),
+                        "reason": system.reason or system.reason_code,
+                        "probe": _when(system.next_probe_at),
+                    }
+                )
+        waiting: Counter[str] = Counter()
+        texts: dict[str, str] = {}
+        for value in AccountCreationTask.objects.filter(
+            status=TaskStatus.PENDING, waiting_for__isnull=False
+        ).values_list("waiting_for", flat=True):
+            key = repr(sorted(value.items())) if isinstance(value, dict) else repr(value)
+            waiting[key] += 1
+            texts[key] = waiting_for_text(value)
+        for key, count in waiting.most_common():
+            lines.append(_("%(count)d wait: %(what)s") % {"count": count, "what": texts[key]})
+        return lines
 
     def _dry_run(self, types: list[str], max_tasks: int) -> None:
         now = timezone.now()
@@ -229,7 +279,9 @@ class Command(BaseCommand):
         backoff = pending.filter(next_attempt_at__gt=now)
         due = pending.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         eligible_ids = eligible_tasks(now=now).values("pk")
-        waiting_dependency = due.exclude(pk__in=eligible_ids)
+        waiting_dependency = due.exclude(pk__in=eligible_ids).filter(waiting_for__isnull=True).exclude(
+            account_type__in=[s.name for s in systems_list() if s.state == SystemState.QUARANTINED]
+        )
         processing = AccountCreationTask.objects.filter(status=TaskStatus.PROCESSING)
         expired = processing.filter(locked_until__lt=now)
         unconfigured = due.exclude(account_type__in=configured)
@@ -246,3 +298,9 @@ class Command(BaseCommand):
         )
         if unconfigured.exists():
             self.stdout.write(f"  {unconfigured.count()} belong to systems that are not configured or not selected")
+        for line in self._wait_lines():
+            self.stdout.write(f"  {line}")
+
+
+def _when(moment: Any) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S%z}" if moment else "-"

@@ -89,8 +89,9 @@ def test_the_409_says_when_in_time_zone_with_its_offset_in_both_languages(api_cl
 
 
 def test_one_task_row_reads_its_last_error_in_chinese_and_in_english(api_client, departments, settings):
-    settings.ACCOUNT_CREATION_MAX_RETRIES = 1
-    post(api_client, make_request([make_user(departmentCode="999999")]))
+    # A name none of whose characters has a pinyin reading: no account name can be built,
+    # a permanent failure of the IDaaS task before any downstream call.
+    post(api_client, make_request([make_user(employeeName="龦")]))
     _run_once()
     task = AccountCreationTask.objects.get(account_type="idaas")
     assert task.status == "failed"
@@ -98,22 +99,26 @@ def test_one_task_row_reads_its_last_error_in_chinese_and_in_english(api_client,
     english = api_client.get(f"/account-creation/{task.pk}/", HTTP_ACCEPT_LANGUAGE="en").json()["last_error"]
     chinese = api_client.get(f"/account-creation/{task.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").json()["last_error"]
 
-    assert english.startswith("No department mapping for departmentCode '999999'")
-    assert "Gave up after 1 attempts" in english
-    assert "retried automatically" not in english.lower()  # a failed task never says it retries
+    assert "龦" in english
+    assert "Not retried automatically" in english
+    assert "retried automatically at" not in english.lower()  # a failed task never says it retries
     assert_chinese(chinese)
-    assert "999999" in chinese
+    assert "龦" in chinese
     logs = api_client.get(f"/account-creation/{task.pk}/logs/", HTTP_ACCEPT_LANGUAGE="zh-CN").json()["results"]
     assert_chinese(logs[0]["error_message"])
     stored = AccountCreationLog.objects.get(task=task).error_data
     assert stored is not None
-    assert stored["code"] == "prepare.department_unmapped"
+    assert stored["code"] == "prepare.username_impossible"
 
 
 def test_a_retried_tasks_next_attempt_is_in_time_zone_with_its_offset(api_client, departments, settings):
+    from account_creation.connectors import override_connectors
+    from account_creation.connectors.fake import FakeConnector
+
     settings.ACCOUNT_CREATION_MAX_RETRIES = 3
-    post(api_client, make_request([make_user(departmentCode="999999")]))
-    _run_once()
+    post(api_client, make_request())
+    with override_connectors({name: FakeConnector(name, default="retry") for name in ("idaas", "welink", "email")}):
+        _run_once()
     task = AccountCreationTask.objects.get(account_type="idaas")
     body = api_client.get(f"/account-creation/{task.pk}/", HTTP_ACCEPT_LANGUAGE="en").json()
     assert re.search(r"Retried automatically at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+08:00", body["last_error"])

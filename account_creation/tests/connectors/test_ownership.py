@@ -28,6 +28,9 @@ from account_creation.tests.connectors.conftest import (
 ALREADY = ("This task does not support recipients of this type. The specified recipient zP000126 is of "
            "type UserMailbox.")
 
+# A retry looks the user up before creating; the first attempt creates at once (tested apart).
+RETRY = 2
+
 
 def idaas_token(http):
     http.post(IDAAS_TOKEN_URL, json={"code": "201", "access_token": "idaas-token-own-1", "expires_in": 7200})
@@ -81,7 +84,7 @@ def test_welink_user_of_another_employee_is_not_adopted(http, data):
     welink_token(http)
     http.post(WELINK_DETAIL_URL, json={"code": "0", "data": data})
     with pytest.raises(OwnershipConflict, match="WeLink user lisi@corp already belongs to employee P000999"):
-        WelinkConnector().create(make_provisioning_request("welink"))
+        WelinkConnector().create(make_provisioning_request("welink", attempt=RETRY))
     assert calls_to(http, WELINK_CREATE_URL) == []
 
 
@@ -91,14 +94,14 @@ def test_welink_conflict_found_after_a_refused_create_stays_permanent(http):
     http.post(WELINK_DETAIL_URL, json={"code": "0", "data": {"userId": "lisi@corp", "corpUserId": "P000999"}})
     http.post(WELINK_CREATE_URL, json={"code": "47004", "message": "user already exists"})
     with pytest.raises(OwnershipConflict, match="P000999"):
-        WelinkConnector().create(make_provisioning_request("welink"))
+        WelinkConnector().create(make_provisioning_request("welink", attempt=RETRY))
 
 
 def test_welink_user_of_the_same_person_is_adopted(http):
     welink_token(http)
     http.post(WELINK_DETAIL_URL, json={"code": 0, "data": {"userId": "zs@corp", "corpUserId": "P000126",
                                                            "employeeId": "P000126"}})
-    result = WelinkConnector().create(make_provisioning_request("welink"))
+    result = WelinkConnector().create(make_provisioning_request("welink", attempt=RETRY))
     assert (result.account_id, result.adopted) == ("zs@corp", True)
 
 

@@ -2,6 +2,7 @@
 
 python proc_runner.py seed N            create N people x 3 systems through the intake
 python proc_runner.py run LATENCY MAX    run the engine with fake connectors (LATENCY s per call)
+python proc_runner.py real MAX CONC SECS run the engine with the real connectors (base URLs from the environment)
 python proc_runner.py verify            print JSON facts about tasks and attempts
 python proc_runner.py cancel DELAY      cancel the (only) request after DELAY seconds
 python proc_runner.py seed_callback N URL  seed N people from a client whose callback is URL; print its secret
@@ -103,6 +104,29 @@ def cancel(delay: float) -> None:
     time.sleep(delay)
     outcome = request_cancel(request=AccountCreationRequest.objects.get(), actor="proc-test")
     print(json.dumps({"cancelled": outcome.cancelled}), flush=True)
+def real(max_tasks: int, concurrency: int, max_seconds: float) -> None:
+    summary = AccountCreationService(max_tasks=max_tasks, concurrency=concurrency, max_seconds=max_seconds).run()
+    print(json.dumps({"claimed": summary.total("claimed"), "completed": summary.total("completed"),
+                      "deferred": summary.total("deferred")}), flush=True)
+
+
+def systems() -> None:
+    from account_creation.models import DownstreamSystem
+
+    print(json.dumps({row.name: {"state": row.state, "reason": row.reason} for row in DownstreamSystem.objects.all()}))
+
+
+def attempts(system: str) -> None:
+    logs = AccountCreationLog.objects.filter(task__account_type=system).count()
+    base = sum(AccountCreationTask.objects.filter(account_type=system).values_list("attempt_base", flat=True))
+    print(json.dumps({"attempts": logs, "spent": logs - base}))
+
+
+def probe_due(system: str) -> None:
+    from account_creation.models import DownstreamSystem
+
+    DownstreamSystem.objects.filter(name=system).update(next_probe_at="2000-01-01T00:00:00Z")
+    print("ok")
 
 
 def verify() -> None:
@@ -136,6 +160,14 @@ if __name__ == "__main__":
         callback_facts()
     elif command == "cancel":
         cancel(float(sys.argv[2]))
+    elif command == "real":
+        real(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    elif command == "systems":
+        systems()
+    elif command == "attempts":
+        attempts(sys.argv[2])
+    elif command == "probe_due":
+        probe_due(sys.argv[2])
     elif command == "verify":
         verify()
     else:

@@ -1,6 +1,8 @@
 """Real data for the operability tests: requests through the API, the engine with the real
-connectors against the sandbox, some people failing (an unknown department) so there is
-something to retry, and some attempts retried (injected downstream errors)."""
+connectors against the sandbox, some people failing (a department whose OU IDaaS refuses) so
+there is something to retry, and some attempts retried (injected downstream errors).
+
+(A department with *no* mapping does not fail any more: its tasks wait for the mapping.)"""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from conftest import make_request, make_user
 from sandbox.faults import faults_from_payload
 from sandbox.server import SandboxServer
 
-UNKNOWN_DEPARTMENT = "999999"
+UNKNOWN_DEPARTMENT = "999999"  # mapped to an OU IDaaS refuses (CN= is not accepted)
+REFUSED_OU = "CN=Refused,DC=example,DC=com"
 MAX_RUNS = 12
 
 
@@ -58,8 +61,14 @@ def run_engine_until_quiet() -> list[Any]:
 
 
 def make_sandbox_run(*, api_client: Any, server: SandboxServer, settings: Any) -> SandboxRun:
-    """Two requests: one that completes, one where two people have an unknown department."""
+    """Two requests: one that completes, one where two people's department has an OU IDaaS refuses."""
+    from departments.models import DepartmentMapping
+
     point_settings_at(server, settings)
+    # Written past the admin's OU validation on purpose: IDaaS refuses it for these people only.
+    DepartmentMapping.objects.update_or_create(
+        idata_departmentcode=UNKNOWN_DEPARTMENT, defaults={"idaas_departmentcode": "X999", "ou": REFUSED_OU}
+    )
     stamp = time.monotonic_ns()
     good_key, mixed_key = f"ops-good-{stamp}", f"ops-mixed-{stamp}"
     _post(api_client, make_request(
@@ -76,7 +85,8 @@ def make_sandbox_run(*, api_client: Any, server: SandboxServer, settings: Any) -
         business_key=mixed_key,
     ))
     # Every third downstream call answers 500 for a while: retried attempts in the history.
-    server.world.set_faults(faults_from_payload({"error_rate": 0.3, "seed": 11}))
+    # Not IDaaS: the failing people must fail for their OU, not for an injected error.
+    server.world.set_faults(faults_from_payload({"error_rate": 0.3, "seed": 11, "systems": ["welink", "email"]}))
     summaries = run_engine_until_quiet()
     server.world.set_faults(faults_from_payload({}))
     # What the fault left failed (retries used up) goes again without faults, so the only

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from departments.services import BUNDLED_FILE, MappingFileError, department_mappings_load
 
@@ -37,3 +38,11 @@ class Command(BaseCommand):
                 f"{result.updated} updated, {result.unchanged} unchanged."
             )
         )
+        from account_creation.services.waiting import tasks_release_waiting
+
+        released = tasks_release_waiting()
+        if released:
+            self.stdout.write(
+                _("%(count)d waiting task(s) released: their department mapping now exists; they run at the next run.")
+                % {"count": released}
+            )
