@@ -96,30 +96,32 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CommandError(
-                f"Database unreachable ({first_line}); the run stopped. Tasks it had claimed go back to "
-                "the queue when their lease expires. Check DATABASE_URL and the database server, then run again."
+                _("Database unreachable (%(error)s); the run stopped. Tasks it had claimed go back to the queue "
+                  "when their lease expires. Check DATABASE_URL and the database server, then run again.")
+                % {"error": first_line}
             ) from exc
 
     def _handle(self, **options: Any) -> None:
         if options["retry_failed"]:
             outcome = task_retry_failed(account_type=options["account_type"])
-            self.stdout.write(f"{len(outcome.retried)} task(s) put back to pending.")
+            self.stdout.write(_("%(count)d task(s) put back to pending.") % {"count": len(outcome.retried)})
             # "I fixed the cause": a quarantined system gets its tasks back now, not at the next probe.
             for row in systems_list():
                 if row.state == SystemState.QUARANTINED and options["account_type"] in (None, row.name):
                     system_release(name=row.name, by="--retry-failed")
                     self.stdout.write(_("%(system)s released from quarantine.") % {"system": row.name})
             for task_id, reason in sorted(outcome.refused.items()):
-                self.stdout.write(f"  not retried #{task_id}: {reason}")
+                self.stdout.write("  " + _("not retried #%(task)s: %(reason)s") % {"task": task_id, "reason": reason})
             return
         if not settings.ACCOUNT_CREATION_ENABLED:
-            self.stdout.write("Account creation is disabled (ACCOUNT_CREATION_ENABLED=false); nothing to do.")
+            self.stdout.write(_("Account creation is disabled (ACCOUNT_CREATION_ENABLED=false); nothing to do."))
             return
         types = [options["account_type"]] if options["account_type"] else registry.values()
         for system, missing in missing_configuration().items():
             if missing and system in types:
                 self.stderr.write(
-                    f"{system} is not configured: set {', '.join(missing)}. Its tasks are not processed."
+                    _("%(system)s is not configured: set %(missing)s. Its tasks are not processed.")
+                    % {"system": system, "missing": ", ".join(missing)}
                 )
         if options["dry_run"]:
             self._dry_run(types, options["max_tasks"])
@@ -152,7 +154,7 @@ class Command(BaseCommand):
 
         def request_stop(signum: int, frame: Any) -> None:
             if not stop.is_set():
-                self.stderr.write("Stopping: finishing tasks in flight, claiming no more.")
+                self.stderr.write(_("Stopping: finishing tasks in flight, claiming no more."))
             stop.set()
 
         signal.signal(signal.SIGTERM, request_stop)
@@ -212,17 +214,20 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
         extra = []
         if summary.recovered:
-            extra.append(f"{summary.recovered} task(s) recovered from expired leases")
+            extra.append(_("%(count)d task(s) recovered from expired leases") % {"count": summary.recovered})
         dropped = summary.total("dropped")
         if dropped:
-            extra.append(f"{dropped} result(s) dropped after a lost lease")
+            extra.append(_("%(count)d result(s) dropped after a lost lease") % {"count": dropped})
         deferred, waiting = summary.total("deferred"), summary.total("waiting")
         if deferred:
-            extra.append(f"{deferred} task(s) put back unspent because their system is quarantined")
+            extra.append(
+                _("%(count)d task(s) put back unspent because their system is quarantined") % {"count": deferred}
+            )
         if waiting:
-            extra.append(f"{waiting} task(s) put back unspent to wait for configuration")
+            extra.append(_("%(count)d task(s) put back unspent to wait for configuration") % {"count": waiting})
         if summary.released_waiting:
-            extra.append(f"{summary.released_waiting} waiting task(s) released: their configuration now exists")
+            released = summary.released_waiting
+            extra.append(_("%(count)d waiting task(s) released: their configuration now exists") % {"count": released})
         callbacks = summary.callbacks
         if callbacks and callbacks.attempted:
             extra.append(str(callback_message(
@@ -230,7 +235,8 @@ class Command(BaseCommand):
                 failed=callbacks.failed,
             )))
         self.stdout.write(
-            f"Run {summary.runner_id} finished in {summary.seconds:.2f} s: {summary.stop_reason}."
+            _("Run %(runner)s finished in %(seconds)s s: %(reason)s.")
+            % {"runner": summary.runner_id, "seconds": f"{summary.seconds:.2f}", "reason": summary.stop_reason}
             + (" " + "; ".join(extra) + "." if extra else "")
         )
         for line in self._wait_lines():
@@ -272,7 +278,10 @@ class Command(BaseCommand):
         now = timezone.now()
         configured = [t for t in types if not missing_configuration().get(t)]
         would_run = list(eligible_tasks(now=now, account_types=configured)[:max_tasks])
-        self.stdout.write(f"Dry run: {len(would_run)} task(s) would run now (max {max_tasks}); nothing changed.")
+        self.stdout.write(
+            _("Dry run: %(count)d task(s) would run now (max %(max)d); nothing changed.")
+            % {"count": len(would_run), "max": max_tasks}
+        )
         for task in would_run:
             self.stdout.write(f"  #{task.pk} {task.account_type:<7} {task.employee_number} ({task.business_key})")
         pending = AccountCreationTask.objects.filter(status=TaskStatus.PENDING)
@@ -285,19 +294,23 @@ class Command(BaseCommand):
         processing = AccountCreationTask.objects.filter(status=TaskStatus.PROCESSING)
         expired = processing.filter(locked_until__lt=now)
         unconfigured = due.exclude(account_type__in=configured)
-        self.stdout.write("Waiting:")
-        self.stdout.write(f"  {waiting_dependency.count()} wait for a dependency (their IDaaS task is not completed)")
+        self.stdout.write(_("Waiting:"))
+        self.stdout.write("  " + _("%(count)d wait for a dependency (their IDaaS task is not completed)")
+                          % {"count": waiting_dependency.count()})
         earliest = backoff.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
         self.stdout.write(
-            f"  {backoff.count()} wait for their backoff"
-            + (f" (next due {timezone.localtime(earliest):%Y-%m-%d %H:%M:%S})" if earliest else "")
+            "  " + _("%(count)d wait for their backoff") % {"count": backoff.count()}
+            + (" " + _("(next due %(when)s)") % {"when": _when(earliest)} if earliest else "")
         )
         self.stdout.write(
-            f"  {processing.count()} are leased by a runner ({expired.count()} with an expired lease, "
-            "recovered at the next run)"
+            "  " + _("%(count)d are leased by a runner (%(expired)d with an expired lease, recovered at the next run)")
+            % {"count": processing.count(), "expired": expired.count()}
         )
         if unconfigured.exists():
-            self.stdout.write(f"  {unconfigured.count()} belong to systems that are not configured or not selected")
+            self.stdout.write(
+                "  " + _("%(count)d belong to systems that are not configured or not selected")
+                % {"count": unconfigured.count()}
+            )
         for line in self._wait_lines():
             self.stdout.write(f"  {line}")
 
