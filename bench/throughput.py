@@ -126,11 +126,13 @@ def figures(concurrency: int, tasks: int, calls: int, elapsed: float, latency_ms
 
 def measure(concurrency: int, people: int, sandbox_url: str, latency_ms: int) -> dict[str, float]:
     from account_creation.connectors import reset_connectors
+    from account_creation.naming import english_name
     from account_creation.services.engine import AccountCreationService
 
     tag = f"tp{concurrency}-{time.monotonic_ns() % 10**9}"
     tasks = seed(people, tag)
     reset_connectors()  # fresh sessions and tokens, pools sized for C
+    english_name("张三")  # start-up, not per task: pypinyin loads its dictionaries at first use (~0.3 s CPU)
     before = downstream_calls(sandbox_url)
     cpu_before = cpu_seconds()
     started = time.perf_counter()
