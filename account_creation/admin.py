@@ -38,8 +38,16 @@ class ReadOnlyMixin:
         return False
 
 
+class UndeletableMixin(ReadOnlyMixin):
+    """Tasks, their attempts and requests are the audit trail: no delete in the admin, not even for
+    a superuser (retention is a command: cleanup_account_creation_logs, purge_personal_data)."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(AccountCreationTask)
-class AccountCreationTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AccountCreationTaskAdmin(UndeletableMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "account_type",
@@ -81,9 +89,12 @@ class AccountCreationTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or blocked tasks")
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[AccountCreationTask]) -> None:
+        from account_creation.services.audit import VIA_ADMIN
         from account_creation.services.retry import task_retry_many
 
-        outcome = task_retry_many(task_ids=list(queryset.values_list("id", flat=True)))
+        outcome = task_retry_many(
+            task_ids=list(queryset.values_list("id", flat=True)), user_id=request.user.pk, via=VIA_ADMIN
+        )
         if outcome.retried:
             self.message_user(request, f"{len(outcome.retried)} task(s) put back to pending.", messages.SUCCESS)
         for task_id, reason in outcome.refused.items():
@@ -91,7 +102,7 @@ class AccountCreationTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(AccountCreationLog)
-class AccountCreationLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AccountCreationLogAdmin(UndeletableMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "task",
@@ -109,7 +120,7 @@ class AccountCreationLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(AccountCreationRequest)
-class AccountCreationRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AccountCreationRequestAdmin(UndeletableMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "request_id",

@@ -104,6 +104,7 @@ class AccountCreationRequestViewSet(viewsets.GenericViewSet):
     def cancel(self, request: Request, request_id: str | None = None) -> Response:
         target = self.get_object()
         caller = access_of(request)
-        outcome = request_cancel(request=target, actor=f"API client {caller.name}")
+        user_id = request.user.pk if request.user.is_authenticated else None
+        outcome = request_cancel(request=target, actor=f"API client {caller.name}", user_id=user_id)
         body = request_detail(self.get_object()) | {"cancelledTasks": outcome.cancelled}
         return Response(body)

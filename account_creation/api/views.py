@@ -266,7 +266,7 @@ class AccountCreationTaskViewSet(
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
         task = self.get_object()
-        task_retry(task_id=task.pk)
+        task_retry(task_id=task.pk, user_id=request.user.pk if request.user.is_authenticated else None)
         return Response(s.AccountCreationTaskSerializer(self.get_object()).data)
 
     @extend_schema(responses=s.TaskStatsSerializer)

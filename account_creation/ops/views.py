@@ -242,6 +242,7 @@ def run_now_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def retry_view(request: HttpRequest) -> HttpResponse:
     """Retry the posted task ids (task_retry_many), then go back where the button was."""
+    from account_creation.services.audit import VIA_DASHBOARD
     from account_creation.services.retry import task_retry_many
 
     task_ids = []
@@ -251,7 +252,7 @@ def retry_view(request: HttpRequest) -> HttpResponse:
         except ValueError:
             messages.error(request, f"Not a task id: {value[:40]!r}.")
     if task_ids:
-        outcome = task_retry_many(task_ids=task_ids)
+        outcome = task_retry_many(task_ids=task_ids, user_id=request.user.pk, via=VIA_DASHBOARD)
         logger.info(
             "dashboard retry %s",
             kv(user=request.user.pk, retried=len(outcome.retried), refused=len(outcome.refused)),
