@@ -113,7 +113,7 @@ class AccountCreationLogAdmin(UndeletableMixin, admin.ModelAdmin):
         "created_at",
         "duration_ms",
     )
-    list_filter = ("outcome", "created_at")
+    list_filter = ("outcome", "task__account_type", "created_at")
     search_fields = ("task__employee_number", "error_message")
     raw_id_fields = ("task",)
     show_full_result_count = False
