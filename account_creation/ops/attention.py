@@ -118,7 +118,7 @@ def failed_people() -> list[Problem]:
     named: dict[tuple[str, str], list[tuple[str, str]]] = {}
     people = (
         failed.annotate(cause=Substr("last_error", 1, ERROR_PREFIX_CHARS))
-        .filter(account_type__in={system for system, _ in rows})
+        .filter(account_type__in={row[0] for row in rows})
         .order_by("account_type", "employee_number")
         .values_list("account_type", "cause", "employee_number", "employee_name")
         .distinct()[: MAX_PROBLEMS * MAX_NAMED_PEOPLE * 4]

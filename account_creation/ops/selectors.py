@@ -258,6 +258,12 @@ def recent_runs(*, limit: int = RECENT_RUNS, include_idle: bool = False, now: da
     return [RunRow(run=run, state=state(run)) for run in chosen]
 
 
+def _with_shown_errors(tasks: Sequence[AccountCreationTask]) -> None:
+    """Each task's last error in the reader's language (stored as code and parameters)."""
+    for task in tasks:
+        task.shown_error = render_stored(task.last_error_data, task.last_error)  # type: ignore[attr-defined]
+
+
 # --- one request: people x systems --------------------------------------------------------
 
 
@@ -312,6 +318,7 @@ def request_grid(*, business_key: str) -> Grid:
     )
     truncated = len(tasks) > limit
     tasks = tasks[:limit]
+    _with_shown_errors(tasks)
     rows: dict[tuple[str, str], GridRow] = {}
     counts: dict[str, int] = {}
     for task in tasks:
@@ -389,6 +396,9 @@ def person_detail(*, employee_number: str) -> Person | None:
         .select_related("task")
         .order_by("-created_at", "-id")[:PERSON_MAX_ATTEMPTS]
     )
+    _with_shown_errors(tasks)
+    for log in attempts:
+        log.shown_error = render_stored(log.error_data, log.error_message)  # type: ignore[attr-defined]
     accounts = []
     for system in registry.values():
         of_system = [t for t in tasks if t.account_type == system]
