@@ -43,7 +43,7 @@ def test_rejected_people_are_shown_in_their_request_and_counted_as_people(
     assert len(answer["errors"]) >= 2
     client = staff_client(django_user_model)
     page = client.get("/admin/status/request/?business_key=honest-1").content.decode()
-    assert "2 people" in page
+    assert "people: 2" in page
     assert 'id="rejected-people"' in page
     assert page.count("P300002") >= 2  # one row per field error
     assert "country" in page
@@ -216,3 +216,28 @@ def test_live_endpoint_renders_the_parts_again(api_client: Any, departments: Non
     from django.test import Client
 
     assert Client().get("/admin/status/live/?view=dashboard").status_code == 302
+
+
+ENGLISH_PRODUCT_TEXT = (
+    "Needs attention", "Latest requests", "Engine runs", "Top failure reasons", "Find person", "Open request",
+    "Accounts", "History (attempts)", "Export CSV", "people:", "Dashboard", "Pending", "Completed",
+)
+
+
+def test_a_chinese_browser_sees_the_console_in_chinese(api_client: Any, departments: None,
+                                                       django_user_model: Any) -> None:
+    _post(api_client, make_request(business_key="zh-1"))
+    _run()
+    client = staff_client(django_user_model)
+    pages = {
+        "/admin/status/": "需要处理",
+        "/admin/status/request/?business_key=zh-1": "导出 CSV",
+        "/admin/status/person/?employee=P000126": "历史（尝试记录）",
+        "/admin/": "账号创建任务",
+    }
+    for url, chinese in pages.items():
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+        assert chinese in page, url
+        body = page.split('id="content"')[1]
+        leftovers = [text for text in ENGLISH_PRODUCT_TEXT if text in body]
+        assert leftovers == [], (url, leftovers)
