@@ -165,16 +165,33 @@ def callbacks_failing() -> list[Problem]:
     )]
 
 
-def _register_quarantine() -> None:
-    """The quarantine of downstream systems (issue #17) plugs in here once it is installed: its
-    module offers ``attention_problems() -> list[Problem]``. Until then the panel has no such cause."""
+@register_cause
+def quarantined_systems() -> list[Problem]:
+    """Quarantined downstream systems (issue #17) and the people waiting for them.
+
+    Guarded: this branch predates #17, whose ``account_creation.api.systems.system_views``
+    answers each system's state; without it there is no such cause (no query)."""
     try:
-        quarantine = importlib.import_module("account_creation.services.quarantine")
+        systems = importlib.import_module("account_creation.api.systems")
     except ImportError:
-        return
-    provider = getattr(quarantine, "attention_problems", None)
-    if callable(provider):
-        register_cause(provider)
+        return []
+    from api_clients.access import Access
 
-
-_register_quarantine()
+    problems = []
+    for view in systems.system_views(caller=Access.everything("dashboard")):
+        if view.get("state") != "quarantined":
+            continue
+        name = str(view["name"])
+        people = (
+            AccountCreationTask.objects.filter(status=TaskStatus.PENDING, account_type=name)
+            .values("employee_number").distinct().count()
+        )
+        problems.append(Problem(
+            cause="quarantine",
+            title=_("%(system)s is quarantined: %(reason)s") % {"system": name, "reason": view.get("reason", "")},
+            people=people,
+            fix_url=reverse("swagger-ui"),
+            fix_label=_("Release it: POST /account-creation/systems/%(system)s/release/") % {"system": name},
+            detail=str(view.get("action", "")),
+        ))
+    return problems
