@@ -58,7 +58,11 @@ def test_console_live_attention_export_and_language(
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser_page
-    page.context.set_extra_http_headers({"Accept-Language": language})
+    if language != "en-US":
+        # A browser set to Chinese: its own locale, so every request says Accept-Language: zh-CN.
+        context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}, locale=language)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
     base = live_server.url
     suffix = "" if language == "en-US" else "-zh"
 
