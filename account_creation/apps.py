@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountCreationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "account_creation"
-    verbose_name = "账号创建 Account creation"
+    verbose_name = _("Account creation")
 
     def ready(self) -> None:
         from django.core import checks

@@ -12,6 +12,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from account_creation.account_types import ACCOUNT_TYPE_CHOICES, AccountType, account_type_choices
 
@@ -34,12 +35,12 @@ __all__ = [
 
 
 class TaskStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    BLOCKED = "blocked", "Blocked"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    PROCESSING = "processing", _("Processing")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    BLOCKED = "blocked", _("Blocked")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Priority(models.IntegerChoices):
@@ -100,6 +101,8 @@ class AccountCreationRequest(models.Model):
     )
 
     class Meta:
+        verbose_name = _("account creation request")
+        verbose_name_plural = _("account creation requests")
         constraints = [
             models.UniqueConstraint(
                 fields=["origin_system", "business_key"], name="uniq_request_origin_business_key"
@@ -162,6 +165,8 @@ class AccountCreationTask(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("account creation task")
+        verbose_name_plural = _("account creation tasks")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -206,12 +211,12 @@ class AccountCreationTask(models.Model):
 
 
 class AttemptOutcome(models.TextChoices):
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    RETRY = "retry", "Failed, will retry"
-    FAILED = "failed", "Failed permanently"
-    LOST = "lost", "Lost (runner stopped, lease expired)"
-    DROPPED = "dropped", "Result dropped (lease lost)"
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    RETRY = "retry", _("Failed, will retry")
+    FAILED = "failed", _("Failed permanently")
+    LOST = "lost", _("Lost (runner stopped, lease expired)")
+    DROPPED = "dropped", _("Result dropped (lease lost)")
 
 
 class AccountCreationLog(models.Model):
@@ -235,6 +240,8 @@ class AccountCreationLog(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("attempt log")
+        verbose_name_plural = _("attempt logs")
         ordering = ["task_id", "execution_attempt"]
         constraints = [
             models.UniqueConstraint(
@@ -263,8 +270,9 @@ class MailboxAddress(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("mailbox address")
+        verbose_name_plural = _("mailbox addresses")
         ordering = ["address"]
-        verbose_name_plural = "mailbox addresses"
         # Finding the taken suffixes of a name is one equality look-up, not a table scan.
         indexes = [models.Index(fields=["domain", "base_local_part"], name="mailbox_base_idx")]
 
@@ -292,6 +300,8 @@ class EngineRun(models.Model):
     stop_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("engine run")
+        verbose_name_plural = _("engine runs")
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["-finished_at"], name="run_finished_idx")]
 

@@ -103,6 +103,16 @@ def request_list(*, caller: Access, filters: dict[str, Any] | None = None) -> Qu
     queryset = caller.narrow(AccountCreationRequest.objects.order_by("-id"))
     filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
     status = filters.pop("status", None)
+    if "created_after" in filters:
+        queryset = queryset.filter(created_at__gte=filters.pop("created_after"))
+    if "created_before" in filters:
+        queryset = queryset.filter(created_at__lt=filters.pop("created_before"))
+    if "q" in filters:
+        from account_creation.selectors import task_text_match
+
+        text = filters.pop("q")
+        people = AccountCreationTask.objects.filter(task_text_match(text), request=OuterRef("pk"))
+        queryset = queryset.filter(Q(business_key__istartswith=text) | Exists(people))
     queryset = with_progress(queryset.filter(**filters))
     if status:
         queryset = queryset.filter(**{"derived_status": status})

@@ -122,9 +122,26 @@ def task_list(*, caller: Access, filters: dict[str, Any] | None = None) -> Query
     """The caller's tasks (its origin systems only), newest first, with their attempt counts."""
     queryset = caller.narrow(AccountCreationTask.objects.annotate(attempts=attempts_subquery()).order_by("-id"))
     for name, value in (filters or {}).items():
-        if value not in (None, ""):
+        if value in (None, ""):
+            continue
+        if name == "created_after":
+            queryset = queryset.filter(created_at__gte=value)
+        elif name == "created_before":
+            queryset = queryset.filter(created_at__lt=value)
+        elif name == "q":
+            queryset = queryset.filter(task_text_match(value))
+        else:
             queryset = queryset.filter(**{name: value})
     return queryset
+
+
+def task_text_match(text: str, prefix: str = "") -> Q:
+    """Free text over tasks: name contains, employee number or businessKey starts with."""
+    return (
+        Q(**{f"{prefix}employee_name__icontains": text})
+        | Q(**{f"{prefix}employee_number__istartswith": text})
+        | Q(**{f"{prefix}business_key__istartswith": text})
+    )
 
 
 def task_logs(*, task_id: int) -> QuerySet[AccountCreationLog]:

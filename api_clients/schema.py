@@ -16,6 +16,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": 'Token-based authentication with required prefix "Token": '
-            "`Authorization: Token <key>` (the key create_api_token printed).",
+            "description": "`Authorization: Token <key>` with the key create_api_token (or `make run`) "
+            'printed. In Swagger UI\'s Authorize box paste the key as printed; the prefix "Token " is '
+            "added when missing.",
         }

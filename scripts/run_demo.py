@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -176,6 +177,23 @@ def wait_for(url: str, seconds: float) -> bool:
     return False
 
 
+def python_as_typed() -> str:
+    """This interpreter as an operator types it in the repository (relative when inside it)."""
+    try:
+        return str(Path(PYTHON).relative_to(ROOT))
+    except ValueError:
+        return PYTHON
+
+
+def superuser_command(*, username: str = "admin", password: str | None = None) -> str:
+    """One line that creates an admin login, without questions, in the database `make run` uses."""
+    password = password or secrets.token_urlsafe(12)
+    return (
+        f"DJANGO_SUPERUSER_PASSWORD={shlex.quote(password)} {shlex.quote(python_as_typed())} manage.py "
+        f"createsuperuser --noinput --username {shlex.quote(username)} --email {shlex.quote(username + '@example.com')}"
+    )
+
+
 def sample_request(base: str, token: str) -> str:
     """A curl command creating one person's accounts in every registered system."""
     body = {
@@ -256,9 +274,10 @@ def main() -> int:
 ==============================================================================
  AccountSync is running.
    API          {base}/account-creation/
-   API docs     {base}/api/docs/        (Authorize with "Token <API token below>"; OpenAPI: {base}/api/schema/)
+   API docs     {base}/api/docs/        (Authorize: paste the API token below; OpenAPI: {base}/api/schema/)
    Health       {base}/healthz
-   Admin        {base}/admin/           (create a login: .venv/bin/python manage.py createsuperuser)
+   Dashboard    {base}/admin/status/    (staff: what needs attention, requests, people; {base}/ leads there)
+   Admin        {base}/admin/           (log in as a staff user; create one below)
    Engine       process_account_creation_tasks --loop every {interval} s, 4 threads
    Downstream   {"sandbox on http://127.0.0.1:" + str(SANDBOX_PORT) + " (state: /_sandbox/state)" if use_sandbox
                  else "the real systems configured in .env"}
@@ -268,6 +287,9 @@ def main() -> int:
 
  Try it:
    {example}
+
+ Create an admin login (user admin, the password as shown), then open the dashboard:
+   {superuser_command()}
 
  Check the whole flow:
    ACCOUNTSYNC_URL={base} ACCOUNTSYNC_TOKEN={token} .venv/bin/python test_api.py

@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from account_creation.api import request_serializers as rs
 from account_creation.api.pagination import TaskPagination
 from account_creation.api.schema import ErrorDocumentingAutoSchema
-from account_creation.api.serializers import StrictCharField
+from account_creation.api.serializers import ListFilterFields, StrictCharField
+from account_creation.api.views import RANGE_AND_TEXT
 from account_creation.models import AccountCreationRequest
 from account_creation.request_selectors import (
     RequestStatus,
@@ -29,7 +30,7 @@ from api_clients.access import access_of
 REQUEST_ID_PATTERN = r"[A-Za-z0-9_-]+"
 
 
-class RequestFilterSerializer(serializers.Serializer):
+class RequestFilterSerializer(ListFilterFields):
     """Query parameters of the request list; a bad value is a 400."""
 
     origin_system = StrictCharField(max_length=64, required=False)
@@ -62,6 +63,7 @@ class AccountCreationRequestViewSet(viewsets.GenericViewSet):
             OpenApiParameter("origin_system", str),
             OpenApiParameter("business_key", str),
             OpenApiParameter("status", enum=list(RequestStatus.values)),
+            *RANGE_AND_TEXT,
         ],
         responses={
             200: rs.RequestSummarySerializer(many=True),
@@ -72,7 +74,7 @@ class AccountCreationRequestViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         given = {
             name: request.query_params[name]
-            for name in ("origin_system", "business_key", "status")
+            for name in ("origin_system", "business_key", "status", "created_after", "created_before", "q")
             if request.query_params.get(name)
         }
         filters = RequestFilterSerializer(data=given)
@@ -104,6 +106,7 @@ class AccountCreationRequestViewSet(viewsets.GenericViewSet):
     def cancel(self, request: Request, request_id: str | None = None) -> Response:
         target = self.get_object()
         caller = access_of(request)
-        outcome = request_cancel(request=target, actor=f"API client {caller.name}")
+        user_id = request.user.pk if request.user.is_authenticated else None
+        outcome = request_cancel(request=target, actor=f"API client {caller.name}", user_id=user_id)
         body = request_detail(self.get_object()) | {"cancelledTasks": outcome.cancelled}
         return Response(body)

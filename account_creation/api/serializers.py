@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -150,7 +152,43 @@ class AccountTypeField(serializers.ChoiceField):
             self.fail("invalid_choice", input=data, known=", ".join(registry.values()))
 
 
-class TaskFilterSerializer(serializers.Serializer):
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2026-12-01T08:00:00+08:00"})
+class MomentField(serializers.Field):
+    """A moment as an ISO 8601 datetime (with or without offset: TIME_ZONE then) or a bare date,
+    which means that day's midnight in TIME_ZONE."""
+
+    default_error_messages = {
+        "invalid": _("Use an ISO 8601 date or datetime, e.g. 2026-12-01 or 2026-12-01T08:00:00+08:00."),
+    }
+
+    def to_internal_value(self, data: Any) -> datetime:
+        text = str(data).strip()
+        try:
+            if len(text) == 10:
+                day = date.fromisoformat(text)
+                moment = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - made aware below
+            else:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail("invalid")
+        return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ListFilterFields(serializers.Serializer):
+    """The filters the task list and the request list share: a time range and free text."""
+
+    created_after = MomentField(required=False, help_text="Created at or after (a date: from its midnight).")
+    created_before = MomentField(required=False, help_text="Created before (a date: before its midnight).")
+    q = StrictCharField(
+        max_length=100, required=False,
+        help_text="Free text: name (contains), employee number or businessKey (starts with).",
+    )
+
+
+class TaskFilterSerializer(ListFilterFields):
     """Query parameters of the task list; a bad value is a 400, never a database error."""
 
     status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)

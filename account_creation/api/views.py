@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -50,7 +51,16 @@ SPEC_EXAMPLE = {
     ],
 }
 
-FILTERS = ("status", "account_type", "employee_number", "business_key", "origin_system")
+FILTERS = (
+    "status", "account_type", "employee_number", "business_key", "origin_system", "created_after", "created_before",
+    "q",
+)
+# The shared range and free-text filters, documented once for both lists.
+RANGE_AND_TEXT = [
+    OpenApiParameter("created_after", OpenApiTypes.DATETIME, description="Created at or after (a date: its midnight)."),
+    OpenApiParameter("created_before", OpenApiTypes.DATETIME, description="Created before (a date: its midnight)."),
+    OpenApiParameter("q", str, description="Name (contains), employee number or businessKey (starts with)."),
+]
 
 
 MAX_ECHO = 200
@@ -155,6 +165,7 @@ class AccountCreationTaskViewSet(
             OpenApiParameter("employee_number", str),
             OpenApiParameter("business_key", str),
             OpenApiParameter("origin_system", str),
+            *RANGE_AND_TEXT,
         ],
         responses={
             200: s.AccountCreationTaskSerializer(many=True),
@@ -266,7 +277,7 @@ class AccountCreationTaskViewSet(
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
         task = self.get_object()
-        task_retry(task_id=task.pk)
+        task_retry(task_id=task.pk, user_id=request.user.pk if request.user.is_authenticated else None)
         return Response(s.AccountCreationTaskSerializer(self.get_object()).data)
 
     @extend_schema(responses=s.TaskStatsSerializer)

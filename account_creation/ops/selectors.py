@@ -9,10 +9,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models import Count, Max, Q
+from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from account_creation.account_types import registry
 from account_creation.models import (
@@ -25,6 +26,7 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery, task_stats
+from accountsync.messages import render_stored
 from api_clients.access import Access
 
 RETRYABLE = (TaskStatus.FAILED, TaskStatus.BLOCKED)
@@ -107,33 +109,40 @@ class Reason:
     statuses: str = ""
 
 
+def _prefix(column: str) -> Substr:
+    return Substr(column, 1, ERROR_PREFIX_CHARS)
+
+
 def failure_reasons(*, limit: int = TOP_REASONS) -> list[Reason]:
-    """The most common last errors of failed tasks, grouped by system and message."""
+    """The most common last errors of failed tasks, one row per system and cause.
+
+    A cause is the message's first ERROR_PREFIX_CHARS characters — what the row's link filters
+    on — so texts that differ only in their tail (an attempt count, a time) are one row, and the
+    count is what the link lists."""
     rows = (
         AccountCreationTask.objects.filter(status=TaskStatus.FAILED)
         .order_by()
-        .values_list("account_type", "last_error")
-        .annotate(n=Count("id"))
-        .order_by("-n", "account_type")[:limit]
+        .annotate(cause=_prefix("last_error"))
+        .values_list("account_type", "cause")
+        .annotate(n=Count("id"), sample=Max("last_error"))
+        .order_by("-n", "account_type", "cause")[:limit]
     )
     return [
         Reason(
             system=system,
-            message=message or "(no message)",
+            message=sample or str(_("(no message)")),
             count=n,
             link=_changelist(
-                "accountcreationtask",
-                status=TaskStatus.FAILED,
-                account_type=system,
-                last_error__startswith=message[:ERROR_PREFIX_CHARS],
+                "accountcreationtask", status=TaskStatus.FAILED, account_type=system, last_error__startswith=cause
             ),
         )
-        for system, message, n in rows
+        for system, cause, n, sample in rows
     ]
 
 
 def attempt_error_reasons(*, days: int = 7, limit: int = TOP_REASONS, now: datetime | None = None) -> list[Reason]:
-    """The most common error messages of attempts in the last ``days`` days (retries included)."""
+    """The most common error messages of attempts in the last ``days`` days (retries included),
+    one row per system and cause (as failure_reasons)."""
     since = (now or timezone.now()) - timedelta(days=days)
     rows = (
         AccountCreationLog.objects.filter(
@@ -141,19 +150,43 @@ def attempt_error_reasons(*, days: int = 7, limit: int = TOP_REASONS, now: datet
             outcome__in=[AttemptOutcome.RETRY, AttemptOutcome.FAILED, AttemptOutcome.LOST, AttemptOutcome.DROPPED],
         )
         .order_by()
-        .values_list("task__account_type", "error_message")
-        .annotate(n=Count("id"))
-        .order_by("-n", "task__account_type")[:limit]
+        .annotate(cause=_prefix("error_message"))
+        .values_list("task__account_type", "cause")
+        .annotate(n=Count("id"), sample=Max("error_message"))
+        .order_by("-n", "task__account_type", "cause")[:limit]
     )
     return [
         Reason(
             system=system,
-            message=message or "(no message)",
+            message=sample or str(_("(no message)")),
             count=n,
-            link=_changelist("accountcreationlog", error_message__startswith=message[:ERROR_PREFIX_CHARS]),
+            link=_changelist(
+                "accountcreationlog", task__account_type=system, error_message__startswith=cause,
+                created_at__gte=since.isoformat(),
+            ),
         )
-        for system, message, n in rows
+        for system, cause, n, sample in rows
     ]
+
+
+@dataclass
+class RejectedPerson:
+    """A person of the request that intake refused, with every field error of theirs."""
+
+    index: int | None
+    employee_number: str
+    errors: list[tuple[str, str]]  # (field, message in the reader's language)
+
+
+def rejected_people(request: AccountCreationRequest) -> list[RejectedPerson]:
+    """The people intake rejected, from the request's stored errors (no query)."""
+    people: dict[Any, RejectedPerson] = {}
+    for issue in request.errors or []:
+        key = issue.get("index")
+        person = people.setdefault(key, RejectedPerson(key, str(issue.get("employeeNumber") or ""), []))
+        text = render_stored(issue.get("messageData"), str(issue.get("message", "")))
+        person.errors.append((str(issue.get("field", "")), text))
+    return list(people.values())
 
 
 @dataclass
@@ -164,6 +197,15 @@ class RequestSummary:
     @property
     def needs_attention(self) -> bool:
         return bool(self.counts.get(TaskStatus.FAILED) or self.counts.get(TaskStatus.BLOCKED))
+
+    @property
+    def rejected(self) -> int:
+        return len(rejected_people(self.request))
+
+    @property
+    def people(self) -> int:
+        """Everyone the request named: accepted and rejected."""
+        return self.request.accepted_count + self.rejected
 
 
 def recent_requests(*, limit: int = RECENT_REQUESTS) -> list[RequestSummary]:
@@ -181,8 +223,45 @@ def recent_requests(*, limit: int = RECENT_REQUESTS) -> list[RequestSummary]:
     return [RequestSummary(request=r, counts=by_request.get(r.pk, {})) for r in requests]
 
 
-def recent_runs(*, limit: int = RECENT_RUNS) -> list[EngineRun]:
-    return list(EngineRun.objects.order_by("-started_at")[:limit])
+@dataclass
+class RunRow:
+    run: EngineRun
+    state: str  # finished, running (a live lease or just started), died (no run can hold it any more)
+
+    @property
+    def idle(self) -> bool:
+        return self.state == "finished" and not (self.run.claimed or self.run.recovered)
+
+
+def recent_runs(*, limit: int = RECENT_RUNS, include_idle: bool = False, now: datetime | None = None) -> list[RunRow]:
+    """The latest engine runs (two queries). Idle runs (finished, nothing claimed) are left out
+    unless ``include_idle``: a runner in --loop mode records one every interval."""
+    now = now or timezone.now()
+    runs = EngineRun.objects.order_by("-started_at")
+    if not include_idle:
+        runs = runs.exclude(Q(finished_at__isnull=False) & Q(claimed=0) & Q(recovered=0))
+    chosen = list(runs[:limit])
+    unfinished = [r.runner_id for r in chosen if r.finished_at is None]
+    holding = set(
+        AccountCreationTask.objects.filter(
+            status=TaskStatus.PROCESSING, locked_by__in=unfinished, locked_until__gt=now
+        ).values_list("locked_by", flat=True).distinct()
+    ) if unfinished else set()
+    lease = timedelta(seconds=settings.ACCOUNT_CREATION_LEASE_SECONDS)
+
+    def state(run: EngineRun) -> str:
+        if run.finished_at is not None:
+            return "finished"
+        # A run holds no lease between batches; it can be declared dead only after a lease's time.
+        return "running" if run.runner_id in holding or now - run.started_at < lease else "died"
+
+    return [RunRow(run=run, state=state(run)) for run in chosen]
+
+
+def _with_shown_errors(tasks: Sequence[AccountCreationTask]) -> None:
+    """Each task's last error in the reader's language (stored as code and parameters)."""
+    for task in tasks:
+        task.shown_error = render_stored(task.last_error_data, task.last_error)  # type: ignore[attr-defined]
 
 
 # --- one request: people x systems --------------------------------------------------------
@@ -207,6 +286,26 @@ class Grid:
     counts: dict[str, int]
     retryable_ids: list[int]
     truncated: bool
+    rejected: list[RejectedPerson] = field(default_factory=list)
+    last_change: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        """Tasks with nothing left to do (completed, failed, cancelled)."""
+        final = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED)
+        return sum(n for status, n in self.counts.items() if status in final)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def people(self) -> int:
+        return len(self.rows) + len(self.rejected)
 
 
 def request_grid(*, business_key: str) -> Grid:
@@ -219,6 +318,7 @@ def request_grid(*, business_key: str) -> Grid:
     )
     truncated = len(tasks) > limit
     tasks = tasks[:limit]
+    _with_shown_errors(tasks)
     rows: dict[tuple[str, str], GridRow] = {}
     counts: dict[str, int] = {}
     for task in tasks:
@@ -229,12 +329,19 @@ def request_grid(*, business_key: str) -> Grid:
         # A person has one task per system in a request; keep the newest if ever more.
         row.cells[task.account_type] = task
         counts[task.status] = counts.get(task.status, 0) + 1
+    rejected = [
+        person
+        for request in AccountCreationRequest.objects.filter(business_key=business_key).order_by("id")
+        for person in rejected_people(request)
+    ]
     return Grid(
         business_key=business_key,
         rows=list(rows.values()),
         counts=counts,
         retryable_ids=[t.pk for t in tasks if t.status in RETRYABLE],
         truncated=truncated,
+        rejected=rejected,
+        last_change=max((t.updated_at for t in tasks), default=None),
     )
 
 
@@ -289,6 +396,9 @@ def person_detail(*, employee_number: str) -> Person | None:
         .select_related("task")
         .order_by("-created_at", "-id")[:PERSON_MAX_ATTEMPTS]
     )
+    _with_shown_errors(tasks)
+    for log in attempts:
+        log.shown_error = render_stored(log.error_data, log.error_message)  # type: ignore[attr-defined]
     accounts = []
     for system in registry.values():
         of_system = [t for t in tasks if t.account_type == system]

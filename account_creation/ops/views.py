@@ -14,10 +14,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -25,8 +28,9 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from account_creation.account_types import registry
 from account_creation.messages import message
-from account_creation.models import TaskStatus
-from account_creation.ops import selectors
+from account_creation.models import AttemptOutcome, TaskStatus
+from account_creation.ops import export, selectors
+from account_creation.ops.attention import attention_problems
 from account_creation.ops.metrics import metrics_registry
 from accountsync.logging import kv
 from api_clients.access import Access
@@ -138,39 +142,58 @@ def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
         "systems": registry.values(),
         "system_labels": registry.labels(),
         "can_retry": request.user.has_perm(CHANGE_TASKS),
+        "status_choices": TaskStatus.choices,
         **extra,
     }
 
 
-@staff_required()
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+# Each page is a context builder and the parts of its template that refresh themselves: the
+# page renders them all; GET live/ renders the same parts again as JSON (live.js swaps them in).
+DASHBOARD_PARTS = {
+    "attention": "admin/account_creation/ops/_attention.html",
+    "cards": "admin/account_creation/ops/_cards.html",
+    "tables": "admin/account_creation/ops/_dashboard_tables.html",
+}
+REQUEST_PARTS = {"grid": "admin/account_creation/ops/_grid.html"}
+PERSON_PARTS = {"person": "admin/account_creation/ops/_person.html"}
+
+
+def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
     status = selectors.status_chart()
     charts = {
         "status": status,
         "day": selectors.activity_chart(days=1),
         "week": selectors.activity_chart(days=7),
         "colours": {str(k): v for k, v in STATUS_COLOURS.items()},
+        "labels": {str(k): str(v) for k, v in TaskStatus.choices} | {
+            str(k): str(v) for k, v in AttemptOutcome.choices
+        },
     }
-    return render(
+    all_runs = request.GET.get("runs") == "all"
+    return _context(
         request,
-        "admin/account_creation/ops/dashboard.html",
-        _context(
-            request,
-            "AccountSync status",
-            charts=charts,
-            totals=status["totals"],
-            status_links=status["links"],
-            completion_rate=status["completion_rate"],
-            failure_reasons=selectors.failure_reasons(),
-            attempt_reasons=selectors.attempt_error_reasons(),
-            requests=selectors.recent_requests(),
-            runs=selectors.recent_runs(),
-            health=_run_health(),
-            quarantined=_quarantined_systems(),
-            waiting=_waiting_for_configuration(),
-        ),
+        _("AccountSync status"),
+        charts=charts,
+        totals=status["totals"],
+        status_links=status["links"],
+        completion_rate=status["completion_rate"],
+        problems=attention_problems(),
+        failure_reasons=selectors.failure_reasons(),
+        attempt_reasons=selectors.attempt_error_reasons(),
+        requests=selectors.recent_requests(),
+        runs=selectors.recent_runs(include_idle=all_runs),
+        all_runs=all_runs,
+        health=_run_health(),
+        quarantined=_quarantined_systems(),
+        waiting=_waiting_for_configuration(),
+        live_view="dashboard",
     )
+
+
+@staff_required()
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "admin/account_creation/ops/dashboard.html", _dashboard_context(request))
 
 
 def _quarantined_systems() -> list[dict[str, Any]]:
@@ -200,37 +223,72 @@ def _run_health() -> dict[str, Any]:
     return last_run_status()
 
 
+def _request_context(request: HttpRequest) -> dict[str, Any]:
+    business_key = request.GET.get("business_key", "").strip()
+    grid = selectors.request_grid(business_key=business_key) if business_key else None
+    title = _("Request %(business_key)s") % {"business_key": business_key} if business_key else _("Request")
+    return _context(request, title, business_key=business_key, grid=grid, live_view="request")
+
+
 @staff_required()
 @require_GET
 def request_view(request: HttpRequest) -> HttpResponse:
-    business_key = request.GET.get("business_key", "").strip()
-    grid = selectors.request_grid(business_key=business_key) if business_key else None
-    return render(
-        request,
-        "admin/account_creation/ops/request.html",
-        _context(
-            request, f"Request {business_key}" if business_key else "Request", business_key=business_key, grid=grid
-        ),
-    )
+    return render(request, "admin/account_creation/ops/request.html", _request_context(request))
 
 
-@staff_required()
-@require_GET
-def person_view(request: HttpRequest) -> HttpResponse:
+def _person_context(request: HttpRequest) -> dict[str, Any]:
     query = request.GET.get("q", "").strip()
     employee = request.GET.get("employee", "").strip()
     people = selectors.person_search(query=query) if query and not employee else []
     if not employee and len(people) == 1:
         employee = people[0]["employee_number"]
     person = selectors.person_detail(employee_number=employee) if employee else None
-    title = f"{person.employee_name} ({person.employee_number})" if person else "Find a person"
-    return render(
-        request,
-        "admin/account_creation/ops/person.html",
-        _context(
-            request, title, query=query or employee, people=people, person=person, searched=bool(query or employee)
-        ),
+    title = f"{person.employee_name} ({person.employee_number})" if person else _("Find a person")
+    return _context(
+        request, title, query=query or employee, people=people, person=person, searched=bool(query or employee),
+        live_view="person",
     )
+
+
+@staff_required()
+@require_GET
+def person_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "admin/account_creation/ops/person.html", _person_context(request))
+
+
+LIVE_PAGES: dict[str, tuple[Callable[[HttpRequest], dict[str, Any]], dict[str, str]]] = {
+    "dashboard": (_dashboard_context, DASHBOARD_PARTS),
+    "request": (_request_context, REQUEST_PARTS),
+    "person": (_person_context, PERSON_PARTS),
+}
+
+
+@staff_required()
+@require_GET
+def live_view(request: HttpRequest) -> JsonResponse:
+    """The self-refreshing parts of one page, rendered again: ``?view=dashboard|request|person``
+    and that page's own parameters. Polled by live.js (same origin, no inline script)."""
+    page = LIVE_PAGES.get(request.GET.get("view", ""))
+    if page is None:
+        return JsonResponse({"detail": "view must be one of: " + ", ".join(LIVE_PAGES)}, status=400)
+    build, parts = page
+    context = build(request)
+    body: dict[str, Any] = {
+        "parts": {name: render_to_string(template, context, request=request) for name, template in parts.items()},
+        "renderedAt": timezone.localtime().isoformat(),
+    }
+    if "charts" in context:
+        body["charts"] = context["charts"]
+    return JsonResponse(body)
+
+
+@staff_required()
+@require_GET
+def request_export_view(request: HttpRequest) -> HttpResponse:
+    """The request grid as CSV (UTF-8 with BOM): one row per person and system, as shown."""
+    business_key = request.GET.get("business_key", "").strip()
+    grid = selectors.request_grid(business_key=business_key)
+    return export.grid_csv(grid)
 
 
 @staff_required(CHANGE_TASKS)
@@ -265,6 +323,7 @@ def run_now_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def retry_view(request: HttpRequest) -> HttpResponse:
     """Retry the posted task ids (task_retry_many), then go back where the button was."""
+    from account_creation.services.audit import VIA_DASHBOARD
     from account_creation.services.retry import task_retry_many
 
     task_ids = []
@@ -274,7 +333,7 @@ def retry_view(request: HttpRequest) -> HttpResponse:
         except ValueError:
             messages.error(request, f"Not a task id: {value[:40]!r}.")
     if task_ids:
-        outcome = task_retry_many(task_ids=task_ids)
+        outcome = task_retry_many(task_ids=task_ids, user_id=request.user.pk, via=VIA_DASHBOARD)
         logger.info(
             "dashboard retry %s",
             kv(user=request.user.pk, retried=len(outcome.retried), refused=len(outcome.refused)),

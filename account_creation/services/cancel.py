@@ -30,6 +30,7 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.request_selectors import RequestStatus, with_progress
+from account_creation.services.audit import VIA_API, request_cancelled_record
 from account_creation.services.sql import write_transaction
 from accountsync.errors import ConflictError
 from accountsync.logging import kv
@@ -51,7 +52,9 @@ def cancelled_message(actor: str) -> Message:
     return message("request.cancelled_task", actor=actor)
 
 
-def request_cancel(*, request: AccountCreationRequest, actor: str) -> Cancellation:
+def request_cancel(
+    *, request: AccountCreationRequest, actor: str, user_id: int | None = None, via: str = VIA_API
+) -> Cancellation:
     """Cancel every task of ``request`` that has not started; 409 when nothing is left to do."""
     now = timezone.now()
     with write_transaction():
@@ -69,7 +72,10 @@ def request_cancel(*, request: AccountCreationRequest, actor: str) -> Cancellati
             .distinct()
         )
         said = cancelled_message(actor)
-        cancelled = AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE).update(
+        task_ids = list(
+            AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE).values_list("pk", flat=True)
+        )
+        cancelled = AccountCreationTask.objects.filter(pk__in=task_ids, status__in=CANCELLABLE).update(
             status=TaskStatus.CANCELLED,
             next_attempt_at=None,
             last_error=said.render(settings.LANGUAGE_CODE),
@@ -78,6 +84,7 @@ def request_cancel(*, request: AccountCreationRequest, actor: str) -> Cancellati
             updated_at=now,
         )
         released = _release_unused_addresses(people)
+        request_cancelled_record(user_id=user_id, request=request, task_ids=task_ids, via=via)
         callback_events_emit(people={request.pk: set(people)}, now=now)
     logger.info(
         "request cancelled %s",

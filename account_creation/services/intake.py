@@ -293,7 +293,8 @@ def _accept(
             system_list=systems,
             priority=PRIORITY_BY_NAME[envelope.get("priority") or "normal"],
             payload_sha256=fingerprint,
-            user_count=len(users) + len(rejected),
+            # People, not error entries: one rejected person may have several field errors.
+            user_count=len(users) + len({issue.index for issue in rejected}),
             accepted_count=accepted_users,
             errors=[issue.as_stored_dict() for issue in ordered_errors],
             warnings=[issue.as_stored_dict() for issue in warnings],

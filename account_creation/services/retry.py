@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from account_creation.account_types import registry
 from account_creation.models import OCCUPYING_STATUSES, AccountCreationTask, TaskStatus
 from account_creation.selectors import attempt_counts
+from account_creation.services.audit import VIA_API, tasks_retried_record
 from accountsync.errors import ConflictError
 from accountsync.logging import kv
 
@@ -72,8 +73,10 @@ def _retry_one(task: AccountCreationTask, attempts: int) -> None:
         )
 
 
-def task_retry_many(*, task_ids: list[int]) -> RetryOutcome:
-    """Retry each task; a blocked task's failed dependency is retried along with it."""
+def task_retry_many(*, task_ids: list[int], user_id: int | None = None, via: str = "") -> RetryOutcome:
+    """Retry each task; a blocked task's failed dependency is retried along with it.
+
+    ``user_id`` (who asked; ``via``: from where) goes to the admin's read-only history."""
     outcome = RetryOutcome()
     with transaction.atomic():
         tasks = list(AccountCreationTask.objects.select_for_update().filter(pk__in=task_ids).order_by("pk"))
@@ -105,6 +108,8 @@ def task_retry_many(*, task_ids: list[int]) -> RetryOutcome:
                 outcome.retried.append(task.pk)
             except ConflictError as exc:
                 outcome.refuse(task.pk, exc)
+        retried = set(outcome.retried)
+        tasks_retried_record(user_id=user_id, tasks=[t for t in everything if t.pk in retried], via=via)
     for task_id in task_ids:
         if task_id not in outcome.retried and task_id not in outcome.refused:
             missing = _("Task #%(task)s does not exist.") % {"task": task_id}
@@ -113,9 +118,9 @@ def task_retry_many(*, task_ids: list[int]) -> RetryOutcome:
     return outcome
 
 
-def task_retry(*, task_id: int) -> AccountCreationTask:
+def task_retry(*, task_id: int, user_id: int | None = None) -> AccountCreationTask:
     """Retry one task (API); raises ConflictError (409) when it is not failed or blocked."""
-    outcome = task_retry_many(task_ids=[task_id])
+    outcome = task_retry_many(task_ids=[task_id], user_id=user_id, via=VIA_API)
     if task_id in outcome.refused:
         raise ConflictError(outcome.refused[task_id], code=outcome.refusal_codes[task_id])
     return AccountCreationTask.objects.get(pk=task_id)

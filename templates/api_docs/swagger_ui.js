@@ -2,7 +2,7 @@
 Start-up script of /api/docs/. It loads the OpenAPI document itself (not through Swagger UI's
 `url`), so that when the document needs a token (API_DOCS_PUBLIC=false) the page still shows
 an Authorize button: until the document is loaded Swagger UI shows a placeholder document with
-only the Token security scheme. Authorize (value: `Token <key>`) loads the document again with
+only the Token security scheme. Authorize (value: the bare key or `Token <key>`) loads the document again with
 that Authorization header; Swagger UI then sends the same header with "Try it out".
 {% endcomment %}"use strict";
 (function () {
@@ -19,8 +19,8 @@ that Authorization header; Swagger UI then sends the same header with "Try it ou
     components: { securitySchemes: { [authName]: securityScheme } },
   });
   const NEEDS_TOKEN =
-    "The API document needs an API token. Click **Authorize** and enter `Token <key>` " +
-    "(any scope; an operator creates one with `python manage.py create_api_token NAME …`).";
+    "The API document needs an API token. Click **Authorize** and paste the key (`Token ` is added " +
+    "when missing; any scope; an operator creates one with `python manage.py create_api_token NAME …`).";
 
   let ui = null;
   // A new Swagger UI for each document: swapping the document inside one instance (from the
@@ -64,13 +64,18 @@ that Authorization header; Swagger UI then sends the same header with "Try it ou
       document.body.setAttribute("data-schema", "loaded");
     } else if (response.status === 401 || response.status === 403) {
       render(placeholder(authorization
-        ? "The token was refused (HTTP " + response.status + "). Click **Authorize**, log out and enter a valid `Token <key>`."
+        ? "The token was refused (HTTP " + response.status + "). Click **Authorize**, log out and paste a valid key."
         : NEEDS_TOKEN), false);
       document.body.setAttribute("data-schema", "needs-token");
     } else {
       render(placeholder("The API document could not be loaded (HTTP " + response.status + ")."), false);
       document.body.setAttribute("data-schema", "error");
     }
+  };
+
+  const withTokenPrefix = (raw) => {
+    const value = String(raw).trim();
+    return /^token\s+/i.test(value) ? "Token " + value.replace(/^token\s+/i, "") : "Token " + value;
   };
 
   // Authorize / log out: remember the header value and load the document again.
@@ -80,9 +85,13 @@ that Authorization header; Swagger UI then sends the same header with "Try it ou
         auth: {
           wrapActions: {
             authorize: (original) => (payload) => {
-              const result = original(payload);
+              // The key as create_api_token / `make run` print it, or "Token <key>": both work.
               const entry = payload && payload[authName];
-              const value = entry && entry.value ? String(entry.value).trim() : null;
+              const value = entry && entry.value ? withTokenPrefix(entry.value) : null;
+              if (value) {
+                payload = { ...payload, [authName]: { ...entry, value } };
+              }
+              const result = original(payload);
               if (value && value !== authorization) {
                 authorization = value;
                 setTimeout(load);

@@ -92,8 +92,9 @@ def _open_task_stats(page: Any) -> Any:
     return status
 
 
+@pytest.mark.parametrize("typed", ["bare", "prefixed"])
 def test_swagger_ui_with_a_token_when_the_document_is_private(
-    live_server: Any, browser_page: Any, settings: Any
+    live_server: Any, browser_page: Any, settings: Any, typed: str
 ) -> None:
     settings.API_DOCS_PUBLIC = False
     key = issue_key("swagger-reader", origin_systems=("oa",), scopes=("read",))
@@ -106,9 +107,9 @@ def test_swagger_ui_with_a_token_when_the_document_is_private(
     assert "needs an API token" in page.locator(".swagger-ui .info").inner_text()
     assert page.locator(".opblock").count() == 0  # nothing of the API without a token
 
-    # Authorize: paste "Token <key>" into the box, as the page says.
+    # Authorize: paste the key as create_api_token printed it, with or without "Token ".
     page.click(".swagger-ui .auth-wrapper .authorize")
-    page.fill(".modal-ux input[type=text]", f"Token {key}")
+    page.fill(".modal-ux input[type=text]", key if typed == "bare" else f"Token {key}")
     page.click(".modal-ux .auth-btn-wrapper .authorize")
     # The page loads the document with the token and shows it (the dialog goes with the old view).
     page.wait_for_selector("body[data-schema='loaded']")

@@ -80,7 +80,7 @@ def test_dashboard_grid_retry_and_person(
 
     # Find a person by employee number: three accounts and the attempt history.
     page.fill("input[name=q]", "P100001")
-    page.click("button:text('Find person')")
+    page.click("#find-person")
     page.wait_for_selector("#accounts")
     accounts = page.locator("#accounts").inner_text()
     assert "zP100001" in accounts

@@ -1,5 +1,5 @@
 """Access: every URL the project routes refuses anonymous and bad-token callers, except
-/healthz, the Swagger UI page and the admin's own login/logout pages; the OpenAPI document
+/healthz, the Swagger UI page, the root's redirect and the admin's own login/logout pages; the OpenAPI document
 needs a token (API_DOCS_PUBLIC is false outside development); the admin needs a staff login;
 API tokens are rotated and revoked with `create_api_token NAME [--revoke]`."""
 
@@ -14,8 +14,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIXES = ("account-creation/", "department-mappings/")
-# The Swagger UI page holds no API description; /api/schema/ is checked with the rest.
-OPEN = {"healthz", "api/docs/"}
+# The Swagger UI page holds no API description; /api/schema/ is checked with the rest. The root
+# only redirects (staff to the dashboard, which asks for its login; anyone else to the API docs).
+OPEN = {"healthz", "api/docs/", ""}
 ADMIN_AUTH_PAGES = {"admin/login/", "admin/logout/"}
 METHODS = ("get", "post", "put", "patch", "delete")
 # A caller that is not on the machine itself: address-based allowances must not apply.

@@ -1,0 +1,243 @@
+"""The operator's console (#16): honest numbers, filters and CSV, the attention panel, live parts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from account_creation.connectors import override_connectors
+from account_creation.connectors.fake import FakeConnector
+from account_creation.models import AccountCreationTask, EngineRun
+from account_creation.services.engine import AccountCreationService
+from account_creation.tests.ops.sandbox_data import staff_client
+from conftest import make_request, make_user
+
+pytestmark = pytest.mark.django_db
+SYSTEMS = ("idaas", "welink", "email")
+
+
+def _post(api_client: Any, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
+    response = api_client.post("/account-creation/create_accounts/", body, format="json")
+    assert response.status_code == status, response.content
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _run(default: str = "success") -> None:
+    with override_connectors({s: FakeConnector(s, default=default) for s in SYSTEMS}):
+        AccountCreationService(max_tasks=500).run()
+
+
+def test_rejected_people_are_shown_in_their_request_and_counted_as_people(
+    api_client: Any, departments: None, django_user_model: Any
+) -> None:
+    # One accepted person and one rejected twice over (two bad fields): 2 people, not 3.
+    bad = make_user("P300002", name="钱七", country="atlantis", phoneNumber="x" * 40)
+    answer = _post(api_client, make_request([make_user("P300001"), bad], business_key="honest-1"), status=207)
+    assert len({e["index"] for e in answer["errors"]}) == 1
+    assert len(answer["errors"]) >= 2
+    client = staff_client(django_user_model)
+    page = client.get("/admin/status/request/?business_key=honest-1").content.decode()
+    assert "people: 2" in page
+    assert 'id="rejected-people"' in page
+    assert page.count("P300002") >= 2  # one row per field error
+    assert "country" in page
+    dashboard = client.get("/admin/status/").content.decode()
+    assert "(1 rejected)" in dashboard
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    client.force_login(root)
+    listing = client.get("/admin/account_creation/accountcreationrequest/").content.decode()
+    assert '<td class="field-user_count">2</td>' in listing
+
+
+def test_completed_cells_show_username_mailbox_and_welink_id(
+    api_client: Any, departments: None, django_user_model: Any
+) -> None:
+    _post(api_client, make_request(business_key="honest-2"))
+    _run()
+    page = staff_client(django_user_model).get("/admin/status/request/?business_key=honest-2").content.decode()
+    welink = AccountCreationTask.objects.get(account_type="welink")
+    assert welink.result
+    assert '<dd class="username">zP000126</dd>' in page
+    assert 'class="email">zhangsan@' in page
+    assert f'<dd class="account-id">{welink.result["account_id"]}</dd>' in page
+    assert "100%" in page
+
+
+def test_one_row_per_cause_in_the_failure_table(api_client: Any, departments: None, django_user_model: Any) -> None:
+    _post(api_client, make_request([make_user("P400001"), make_user("P400002", name="李四")], business_key="c-1"))
+    _run(default="fail")
+    cause = "Directory refused the account: quota exceeded for the tenant, ask the IDaaS administrator " * 2
+    tasks = AccountCreationTask.objects.filter(account_type="idaas")
+    for n, task in enumerate(tasks):
+        AccountCreationTask.objects.filter(pk=task.pk).update(
+            last_error=f"{cause} (after {n + 1} attempts)", last_error_data=None
+        )
+    page = staff_client(django_user_model).get("/admin/status/").content.decode()
+    table = page.split('id="failure-reasons"')[1].split("</table>")[0]
+    assert table.count("<tr><td>idaas</td>") == 1  # the two tasks differ only after the prefix
+    assert "<tr><td>idaas</td><td class=\"num\"><a href" in table
+    assert '<a href="/admin/account_creation/accountcreationtask/?status=failed&amp;account_type=idaas' in table
+
+
+def test_engine_runs_hide_idle_runs_and_tell_running_from_died(django_user_model: Any) -> None:
+    now = timezone.now()
+    EngineRun.objects.create(runner_id="idle", host="h", pid=1, started_at=now, finished_at=now,
+                             stop_reason="queue drained")
+    EngineRun.objects.create(runner_id="busy", host="h", pid=2, started_at=now - timedelta(seconds=5), claimed=4,
+                             completed=4, finished_at=now)
+    EngineRun.objects.create(runner_id="live", host="h", pid=3, started_at=now - timedelta(seconds=5))
+    EngineRun.objects.create(runner_id="gone", host="h", pid=4, started_at=now - timedelta(hours=3))
+    client = staff_client(django_user_model)
+    runs = client.get("/admin/status/").content.decode().split('id="engine-runs"')[1].split("</table>")[0]
+    assert 'title="idle"' not in runs
+    assert 'title="busy"' in runs
+    assert runs.count('data-state="running"') == 1
+    assert runs.count('data-state="died"') == 1
+    everything = client.get("/admin/status/?runs=all").content.decode().split('id="engine-runs"')[1]
+    assert 'title="idle"' in everything.split("</table>")[0]
+
+
+def test_api_task_and_request_lists_filter_by_date_range_and_free_text(api_client: Any, departments: None) -> None:
+    _post(api_client, make_request([make_user("P500001", name="张三")], business_key="f-old"))
+    _post(api_client, make_request([make_user("P500002", name="李四")], business_key="f-new"))
+    past = timezone.now() - timedelta(days=10)
+    AccountCreationTask.objects.filter(business_key="f-old").update(created_at=past)
+    from account_creation.models import AccountCreationRequest
+
+    AccountCreationRequest.objects.filter(business_key="f-old").update(created_at=past)
+    since = (timezone.localdate() - timedelta(days=1)).isoformat()
+
+    def numbers(url: str) -> set[str]:
+        response = api_client.get(url)
+        assert response.status_code == 200, response.content
+        return {t["employee_number"] for t in response.json()["results"]}
+
+    assert numbers(f"/account-creation/?created_after={since}") == {"P500002"}
+    assert numbers(f"/account-creation/?created_before={since}") == {"P500001"}
+    assert numbers("/account-creation/?q=李") == {"P500002"}
+    assert numbers("/account-creation/?q=P500001") == {"P500001"}
+    assert numbers("/account-creation/?q=f-ol") == {"P500001"}
+    bad = api_client.get("/account-creation/?created_after=yesterday")
+    assert bad.status_code == 400
+    assert "created_after" in str(bad.json())
+
+    def keys(url: str) -> set[str]:
+        response = api_client.get(url)
+        assert response.status_code == 200, response.content
+        return {r["businessKey"] for r in response.json()["results"]}
+
+    assert keys(f"/account-creation/requests/?created_after={since}") == {"f-new"}
+    assert keys(f"/account-creation/requests/?created_before={since}") == {"f-old"}
+    assert keys("/account-creation/requests/?q=张三") == {"f-old"}
+    assert keys("/account-creation/requests/?q=f-n") == {"f-new"}
+
+
+def _read_csv(content: bytes) -> list[list[str]]:
+    assert content.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM, so Excel reads Chinese"
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+def test_admin_task_list_exports_what_it_shows_as_csv(
+    api_client: Any, departments: None, django_user_model: Any
+) -> None:
+    _post(api_client, make_request([make_user("P600001", name="张三"), make_user("P600002", name="李四")],
+                                   business_key="x-1"))
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    from django.test import Client
+
+    client = Client()
+    client.force_login(root)
+    listing = client.get("/admin/account_creation/accountcreationtask/?q=李四&account_type=idaas").content.decode()
+    assert 'id="export-csv"' in listing
+    assert "export.csv?q=" in listing
+    response = client.get("/admin/account_creation/accountcreationtask/export.csv?q=李四&account_type=idaas")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = _read_csv(response.content)
+    assert rows[0][:3] == ["id", "business_key", "origin_system"]
+    assert [(r[5], r[6], r[3]) for r in rows[1:]] == [("P600002", "李四", "idaas")]
+    assert "13800138000" not in response.content.decode("utf-8-sig")  # phones masked here too
+    # A date range in the admin list: the filter's own from/before form.
+    today = timezone.localdate().isoformat()
+    ranged = client.get(f"/admin/account_creation/accountcreationtask/?created_at__gte={today}").content.decode()
+    assert 'id="created-range"' in ranged
+    assert f'value="{today}"' in ranged
+
+
+def test_request_grid_exports_csv_with_chinese_intact(
+    api_client: Any, departments: None, django_user_model: Any
+) -> None:
+    bad = make_user("P700002", name="钱七", country="atlantis")
+    _post(api_client, make_request([make_user("P700001", name="张三"), bad], business_key="x-2"), status=207)
+    response = staff_client(django_user_model).get("/admin/status/request/export.csv?business_key=x-2")
+    rows = _read_csv(response.content)
+    assert {r[6] for r in rows[1:] if r[5] == "P700001"} == {"张三"}
+    assert len([r for r in rows[1:] if r[5] == "P700001"]) == 3
+    assert any(r[5] == "P700002" and r[3] == "country" for r in rows[1:])
+
+
+def test_attention_panel_groups_by_cause_and_links_to_the_fix(
+    api_client: Any, departments: None, django_user_model: Any
+) -> None:
+    unknown = [make_user(f"P80000{i}", departmentCode="999999") for i in range(3)]
+    _post(api_client, make_request(unknown, business_key="a-1"))
+    _post(api_client, make_request([make_user("P810001", name="王五")], business_key="a-2"))
+    _run(default="fail")
+    page = staff_client(django_user_model).get("/admin/status/").content.decode()
+    panel = page.split('id="attention"')[1].split("</section>")[0]
+    rows = panel.split('<tr class="problem')[1:]
+    assert 'data-cause="missing_mapping"' in rows[0]  # 3 people: first
+    assert "<strong>3</strong>" in rows[0]
+    assert "/admin/departments/departmentmapping/add/?idata_departmentcode=999999" in rows[0]
+    failed = next(r for r in rows if 'data-cause="failed_person"' in r)
+    assert "<strong>1</strong>" in failed
+    assert "/admin/status/person/?employee=P810001" in failed
+
+
+def test_live_endpoint_renders_the_parts_again(api_client: Any, departments: None, django_user_model: Any) -> None:
+    _post(api_client, make_request(business_key="live-1"))
+    client = staff_client(django_user_model)
+    before = client.get("/admin/status/live/?view=request&business_key=live-1").json()
+    assert 'data-status="pending"' in before["parts"]["grid"]
+    _run()
+    after = client.get("/admin/status/live/?view=request&business_key=live-1").json()
+    assert 'data-status="completed"' in after["parts"]["grid"]
+    dashboard = client.get("/admin/status/live/?view=dashboard").json()
+    assert set(dashboard["parts"]) == {"attention", "cards", "tables"}
+    assert dashboard["charts"]["status"]["totals"]["completed"] == 3
+    person = client.get("/admin/status/live/?view=person&employee=P000126").json()
+    assert "zP000126" in person["parts"]["person"]
+    assert client.get("/admin/status/live/?view=nope").status_code == 400
+    from django.test import Client
+
+    assert Client().get("/admin/status/live/?view=dashboard").status_code == 302
+
+
+ENGLISH_PRODUCT_TEXT = (
+    "Needs attention", "Latest requests", "Engine runs", "Top failure reasons", "Find person", "Open request",
+    "Accounts", "History (attempts)", "Export CSV", "people:", "Dashboard", "Pending", "Completed",
+)
+
+
+def test_a_chinese_browser_sees_the_console_in_chinese(api_client: Any, departments: None,
+                                                       django_user_model: Any) -> None:
+    _post(api_client, make_request(business_key="zh-1"))
+    _run()
+    client = staff_client(django_user_model)
+    pages = {
+        "/admin/status/": "需要处理",
+        "/admin/status/request/?business_key=zh-1": "导出 CSV",
+        "/admin/status/person/?employee=P000126": "历史（尝试记录）",
+        "/admin/": "账号创建任务",
+    }
+    for url, chinese in pages.items():
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+        assert chinese in page, url
+        body = page.split('id="content"')[1]
+        leftovers = [text for text in ENGLISH_PRODUCT_TEXT if text in body]
+        assert leftovers == [], (url, leftovers)
