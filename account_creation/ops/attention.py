@@ -2,13 +2,11 @@
 
 Each cause comes from a *provider*: a function answering a list of :class:`Problem` with a
 bounded number of grouped queries. Another app adds its own with :func:`register_cause`
-(the quarantine of downstream systems, issue #17, registers one when it lands: a quarantined
-system, how many people wait for it, a link to release it). Each problem links to its fix.
+(and a quarantined downstream system, issue #17: how many people wait for it, how to release it). Each problem links to its fix.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -167,18 +165,12 @@ def callbacks_failing() -> list[Problem]:
 
 @register_cause
 def quarantined_systems() -> list[Problem]:
-    """Quarantined downstream systems (issue #17) and the people waiting for them.
-
-    Guarded: this branch predates #17, whose ``account_creation.api.systems.system_views``
-    answers each system's state; without it there is no such cause (no query)."""
-    try:
-        systems = importlib.import_module("account_creation.api.systems")
-    except ImportError:
-        return []
+    """Quarantined downstream systems (issue #17) and the people waiting for them."""
+    from account_creation.api.systems import system_views
     from api_clients.access import Access
 
     problems = []
-    for view in systems.system_views(caller=Access.everything("dashboard")):
+    for view in system_views(caller=Access.everything("dashboard")):
         if view.get("state") != "quarantined":
             continue
         name = str(view["name"])

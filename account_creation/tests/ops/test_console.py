@@ -241,3 +241,19 @@ def test_a_chinese_browser_sees_the_console_in_chinese(api_client: Any, departme
         body = page.split('id="content"')[1]
         leftovers = [text for text in ENGLISH_PRODUCT_TEXT if text in body]
         assert leftovers == [], (url, leftovers)
+
+
+def test_attention_panel_names_a_quarantined_system_and_how_to_release_it(
+    api_client: Any, departments: None, django_user_model: Any
+) -> None:
+    from account_creation.services.health import system_quarantine, systems_ensure
+
+    _post(api_client, make_request([make_user(f"P82000{i}") for i in range(2)], business_key="q-1"))
+    systems_ensure()
+    assert system_quarantine(name="welink", reason_code="credentials", reason="WeLink refused the client credentials")
+    page = staff_client(django_user_model).get("/admin/status/").content.decode()
+    panel = page.split('id="attention"')[1].split("</section>")[0]
+    row = next(r for r in panel.split('<tr class="problem')[1:] if 'data-cause="quarantine"' in r)
+    assert "welink is quarantined: WeLink refused the client credentials" in row
+    assert "<strong>2</strong>" in row  # two people wait for it
+    assert "/account-creation/systems/welink/release/" in row
