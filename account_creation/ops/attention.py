@@ -1,8 +1,9 @@
 """The dashboard's "needs attention" panel: open problems grouped by cause, most people first.
 
 Each cause comes from a *provider*: a function answering a list of :class:`Problem` with a
-bounded number of grouped queries. Another app adds its own with :func:`register_cause`
-(and a quarantined downstream system, issue #17: how many people wait for it, how to release it). Each problem links to its fix.
+bounded number of grouped queries. Another app adds its own with :func:`register_cause`.
+A quarantined downstream system (issue #17) is one: how many people wait for it, how to
+release it. Each problem links to its fix.
 """
 
 from __future__ import annotations
