@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -169,9 +169,12 @@ class MomentField(serializers.Field):
                 moment = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - made aware below
             else:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+            aware = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+            # In UTC for the database: PostgreSQL refuses offsets beyond ±15:59 (e.g. -16:45),
+            # which ISO 8601 parsing accepts.
+            return aware.astimezone(UTC)
+        except (ValueError, OverflowError):
             self.fail("invalid")
-        return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
     def to_representation(self, value: Any) -> Any:
         return value

@@ -257,3 +257,15 @@ def test_attention_panel_names_a_quarantined_system_and_how_to_release_it(
     assert "welink is quarantined: WeLink refused the client credentials" in row
     assert "<strong>2</strong>" in row  # two people wait for it
     assert "/account-creation/systems/welink/release/" in row
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [("8900-12-14T16:00:59-16:45", 200), ("9999-12-31T23:59:59-10:00", 400), ("0001-01-01T00:00:00+14:00", 400),
+     ("2026-12-01", 200), ("tomorrow", 400)],
+)
+def test_date_filters_never_reach_the_database_in_a_form_it_refuses(api_client: Any, value: str, status: int) -> None:
+    for path in ("/account-creation/", "/account-creation/requests/"):
+        for name in ("created_after", "created_before"):
+            response = api_client.get(path, {name: value})
+            assert response.status_code == status, (path, name, value, response.content[:200])
