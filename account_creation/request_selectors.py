@@ -82,7 +82,6 @@ def with_progress(queryset: QuerySet[AccountCreationRequest]) -> QuerySet[Accoun
         attempted=Exists(attempted),
         last_change=Max("tasks__updated_at"),
     )
-    open_ = F("n_pending") + F("n_processing")
     return queryset.annotate(
         derived_status=Case(
             When(Q(n_total=0), then=Value(RequestStatus.COMPLETED)),
@@ -94,7 +93,6 @@ def with_progress(queryset: QuerySet[AccountCreationRequest]) -> QuerySet[Accoun
             default=Value(RequestStatus.IN_PROGRESS),
             output_field=CharField(),
         ),
-        open_tasks=open_,
     )
 
 

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -118,7 +118,6 @@ class DeliverySummary:
     failed: int = 0
     dropped: int = 0
     seconds: float = 0.0
-    by_status: Counter[str] = field(default_factory=Counter)
 
     @property
     def attempted(self) -> int:

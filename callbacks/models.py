@@ -14,6 +14,7 @@ Three tables, in Saleor's shape (webhook, event delivery, delivery attempt):
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 from django.db import models
@@ -26,8 +27,6 @@ RESPONSE_EXCERPT_BYTES = 1024
 
 def new_secret() -> str:
     """A Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
-    import base64
-
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
