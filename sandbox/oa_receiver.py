@@ -9,8 +9,9 @@ it misbehave on purpose: ``error_rate`` (answer 503), ``latency_ms``, ``down_sec
 first N deliveries of each event id).
 
 Controls: ``POST /_sandbox/oa/config`` (JSON: ``secret`` and any fault switch),
-``GET /_sandbox/oa/events`` (what arrived: unique events in order, deliveries per id,
-rejected signatures), ``POST /_sandbox/oa/reset``.
+``GET /_sandbox/oa/events`` (what arrived: unique events in order, deliveries per id
+(counted once answered), ``arrivals`` (POSTs counted the moment they arrive, so a test can
+tell a delivery is in flight), rejected signatures), ``POST /_sandbox/oa/reset``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class OaReceiver:
     seed: int | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     deliveries: Counter[str] = field(default_factory=Counter)
+    arrivals: int = 0  # POSTs received, counted on arrival (before latency_ms): "one is in flight"
     rejected: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _random: random.Random = field(default_factory=random.Random, repr=False)
@@ -87,11 +89,14 @@ class OaReceiver:
         with self._lock:
             self.events.clear()
             self.deliveries.clear()
+            self.arrivals = 0
             self.rejected = 0
             self.error_rate, self.latency_ms, self.down_until, self.fail_first = 0.0, 0, 0.0, 0
 
     def receive(self, raw: bytes, headers: dict[str, str], wait: Any) -> tuple[int, dict[str, Any]]:
         """Handle one delivery; ``wait(seconds)`` sleeps (interruptible when the server stops)."""
+        with self._lock:
+            self.arrivals += 1
         if self.latency_ms:
             wait(self.latency_ms / 1000)
         event_id = headers.get("webhook-id", "")
@@ -122,6 +127,7 @@ class OaReceiver:
             return {
                 "events": list(self.events),
                 "deliveries": dict(self.deliveries),
+                "arrivals": self.arrivals,
                 "rejected_signatures": self.rejected,
                 "settings": self.settings(),
             }
