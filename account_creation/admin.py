@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import Any
 
 from django.contrib import admin, messages
@@ -7,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
@@ -66,6 +68,20 @@ class CreatedRangeFilter(admin.DateFieldListFilter):
         self.other_params = [(k, v) for k, values in request.GET.lists() if k not in own for v in values]
         self.since_value = str(request.GET.get(self.lookup_kwarg_since, ""))[:10]
         self.until_value = str(request.GET.get(self.lookup_kwarg_until, ""))[:10]
+        # The form sends bare dates: each means midnight in TIME_ZONE (as the API's created_after
+        # does), not a naive moment the database would have to guess a zone for.
+        for key in own:
+            if key in self.used_parameters:
+                self.used_parameters[key] = [_midnight(value) for value in self.used_parameters[key]]
+
+
+def _midnight(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return timezone.make_aware(datetime.combine(date.fromisoformat(value), time.min))
+        except ValueError:
+            return value  # the filter answers an invalid date as the admin always does
+    return value
 
 
 EXPORT_MAX_ROWS = 50_000

@@ -169,6 +169,31 @@ def test_admin_task_list_exports_what_it_shows_as_csv(
     assert f'value="{today}"' in ranged
 
 
+def test_admin_date_range_means_midnight_in_time_zone(
+    api_client: Any, departments: None, django_user_model: Any
+) -> None:
+    """`created_at__gte=<date>` from the admin's range form is midnight in TIME_ZONE, read as an
+    aware moment (no naive-datetime warning), and the CSV export filters the same way."""
+    import warnings
+
+    from django.test import Client
+
+    _post(api_client, make_request([make_user("P610001"), make_user("P610002")], business_key="d-1"))
+    today = timezone.localdate()
+    midnight = timezone.make_aware(timezone.datetime.combine(today, timezone.datetime.min.time()))
+    AccountCreationTask.objects.filter(employee_number="P610001").update(created_at=midnight - timedelta(minutes=30))
+    AccountCreationTask.objects.filter(employee_number="P610002").update(created_at=midnight + timedelta(minutes=30))
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    client = Client()
+    client.force_login(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        since = client.get(f"/admin/account_creation/accountcreationtask/export.csv?created_at__gte={today}")
+        before = client.get(f"/admin/account_creation/accountcreationtask/export.csv?created_at__lt={today}")
+    assert {r[5] for r in _read_csv(since.content)[1:]} == {"P610002"}
+    assert {r[5] for r in _read_csv(before.content)[1:]} == {"P610001"}
+
+
 def test_request_grid_exports_csv_with_chinese_intact(
     api_client: Any, departments: None, django_user_model: Any
 ) -> None:
