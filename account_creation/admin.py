@@ -71,8 +71,9 @@ class CreatedRangeFilter(admin.DateFieldListFilter):
         # The form sends bare dates: each means midnight in TIME_ZONE (as the API's created_after
         # does), not a naive moment the database would have to guess a zone for.
         for key in own:
-            if key in self.used_parameters:
-                self.used_parameters[key] = [_midnight(value) for value in self.used_parameters[key]]
+            values = self.used_parameters.get(key)
+            if isinstance(values, list):
+                self.used_parameters[key] = [_midnight(value) for value in values]
 
 
 def _midnight(value: Any) -> Any:
