@@ -299,6 +299,10 @@ REQUESTS = {
     "ondemand.created_plain": _("created"),
     "ondemand.held": _("another runner holds it (%(runner)s) until %(until)s"),
     "ondemand.unconfigured": _("waits: the system is not configured (set %(missing)s)"),
+    "ondemand.quarantined": _(
+        "waits: the system is quarantined since %(since)s (%(reason)s); no attempt is spent. Next probe at "
+        "%(probe)s; fix the cause, or release it with POST /account-creation/systems/%(system)s/release/"
+    ),
     "ondemand.backoff": _("waits for its next attempt at %(when)s: %(why)s"),
     "ondemand.dependency": _("waits for the %(systems)s account to be created first"),
     "ondemand.due": _("due; runs at the next run"),

@@ -49,6 +49,7 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery
+from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import render_stored
 from api_clients.access import Access
 
@@ -152,7 +153,7 @@ def request_summary(request: Any) -> dict[str, Any]:
 
 
 TASK_COLUMNS = ("id", "request_id", "employee_number", "employee_name", "account_type", "status", "result",
-                "last_error", "last_error_data", "next_attempt_at")
+                "last_error", "last_error_data", "next_attempt_at", "waiting_for")
 
 
 def _account(row: dict[str, Any], *, reused_from: str | None) -> dict[str, Any]:
@@ -163,6 +164,7 @@ def _account(row: dict[str, Any], *, reused_from: str | None) -> dict[str, Any]:
         "attempts": row["attempts"],
         "lastError": render_stored(row["last_error_data"], row["last_error"]),
         "nextAttemptAt": iso(row["next_attempt_at"]) if row["status"] == TaskStatus.PENDING else None,
+        "waitingFor": (waiting_for_text(row["waiting_for"]) or None) if row["status"] == TaskStatus.PENDING else None,
         "username": result.get("username", ""),
         "email": result.get("email", ""),
         "accountId": result.get("account_id", ""),

@@ -27,6 +27,11 @@ class AccountStateSerializer(serializers.Serializer):
     attempts = serializers.IntegerField(help_text="Attempts made so far.")
     lastError = serializers.CharField(allow_blank=True)
     nextAttemptAt = serializers.DateTimeField(allow_null=True, help_text="When a waiting task is tried again.")
+    waitingFor = serializers.CharField(
+        allow_null=True,
+        help_text="Configuration the pending task waits for (e.g. a department mapping) and how to add it, "
+        "in the caller's language; a waiting task is not attempted and spends no attempts. Null otherwise.",
+    )
     username = serializers.CharField(allow_blank=True, help_text="Once created: the account's user name.")
     email = serializers.CharField(allow_blank=True, help_text="Once created: the mailbox address.")
     accountId = serializers.CharField(allow_blank=True, help_text="Once created: the system's account id.")

@@ -26,6 +26,7 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery, task_stats
+from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import render_stored
 from api_clients.access import Access
 
@@ -261,7 +262,9 @@ def recent_runs(*, limit: int = RECENT_RUNS, include_idle: bool = False, now: da
 def _with_shown_errors(tasks: Sequence[AccountCreationTask]) -> None:
     """Each task's last error in the reader's language (stored as code and parameters)."""
     for task in tasks:
-        task.shown_error = render_stored(task.last_error_data, task.last_error)  # type: ignore[attr-defined]
+        # A task waiting for configuration says what to add (it has no error: it spent no attempt).
+        waiting = waiting_for_text(task.waiting_for) if task.status == TaskStatus.PENDING else ""
+        task.shown_error = waiting or render_stored(task.last_error_data, task.last_error)  # type: ignore[attr-defined]
 
 
 # --- one request: people x systems --------------------------------------------------------

@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from account_creation.account_types import registry
 from account_creation.messages import message
-from account_creation.models import AccountCreationTask, TaskStatus
-from account_creation.selectors import task_last_error
+from account_creation.models import AccountCreationTask, DownstreamSystem, SystemState, TaskStatus
+from account_creation.selectors import systems_list, task_last_error
 from account_creation.services.engine import AccountCreationService
+from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import Message
 
 # A person has at most one active task per account type; each is attempted at most once
@@ -34,6 +35,7 @@ class PersonRunReport:
     tasks: list[AccountCreationTask] = field(default_factory=list)
     seconds: float = 0.0
     unconfigured: dict[str, list[str]] = field(default_factory=dict)
+    quarantined: dict[str, DownstreamSystem] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """One line per attempt made, then one per task with where it stands now (active language)."""
@@ -58,6 +60,12 @@ class PersonRunReport:
         if task.status == TaskStatus.PROCESSING:
             return message("ondemand.held", runner=task.locked_by, until=task.locked_until or now)
         if task.status == TaskStatus.PENDING:
+            if task.waiting_for:
+                return Message.text(waiting_for_text(task.waiting_for))
+            quarantine = self.quarantined.get(task.account_type)
+            if quarantine is not None:
+                return message("ondemand.quarantined", system=task.account_type, since=quarantine.since or now,
+                               reason=quarantine.reason or quarantine.reason_code, probe=quarantine.next_probe_at or now)
             if task.account_type in self.unconfigured:
                 return message("ondemand.unconfigured", missing=", ".join(self.unconfigured[task.account_type]))
             if task.next_attempt_at and task.next_attempt_at > now:
@@ -97,4 +105,7 @@ def person_run_now(
         summary = service.run()
         report.attempts, report.seconds, report.unconfigured = summary.outcomes, summary.seconds, summary.unconfigured
     report.tasks = person_tasks(employee_number=employee_number)
+    report.quarantined = {
+        system.name: system for system in systems_list() if system.state == SystemState.QUARANTINED
+    }
     return report

@@ -265,3 +265,49 @@ def test_cancel_and_request_messages_follow_accept_language(api_client, departme
     refused = api_client.post(f"{REQUESTS}{request_id}/cancel/", HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert refused.status_code == 409
     assert "已结束" in refused.json()["detail"]
+
+
+def test_on_demand_and_the_request_say_what_a_waiting_task_waits_for(
+    api_client, departments, fakes, django_user_model
+):
+    from account_creation.tests.ops.sandbox_data import staff_client
+
+    request_id = create(api_client, [make_user("P000126", departmentCode="999999")])["requestId"]
+    out = StringIO()
+    call_command("process_account_creation_tasks", "--employee-number", "P000126", stdout=out)
+    text = out.getvalue()
+    assert not fakes["idaas"].calls
+    assert re.search(r"now: idaas task #\d+ pending: Waiting for a department mapping for department code 999999",
+                     text), text
+    assert "due; runs at the next run" not in text
+    account = api_client.get(f"{REQUESTS}{request_id}/").json()["people"][0]["accounts"]["idaas"]
+    assert account["status"] == "pending"
+    assert account["attempts"] == 0
+    assert "department code 999999" in account["waitingFor"]
+    chinese = api_client.get(f"{REQUESTS}{request_id}/", HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert "999999" in chinese["people"][0]["accounts"]["idaas"]["waitingFor"]
+    assert "Waiting" not in chinese["people"][0]["accounts"]["idaas"]["waitingFor"]
+    assert chinese["people"][0]["accounts"]["welink"]["waitingFor"] is None
+    page = staff_client(django_user_model).get("/admin/status/person/", {"employee": "P000126"}).content.decode()
+    assert "Waiting for a department mapping for department code 999999" in page
+
+
+def test_on_demand_says_a_quarantined_system_holds_the_task(api_client, departments, fakes):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from account_creation.models import DownstreamSystem, SystemState
+
+    create(api_client)
+    now = timezone.now()
+    DownstreamSystem.objects.update_or_create(
+        name="idaas", defaults={"state": SystemState.QUARANTINED, "reason": "credentials refused", "since": now,
+                                "next_probe_at": now + timedelta(hours=1)},
+    )
+    out = StringIO()
+    call_command("process_account_creation_tasks", "--employee-number", "P000126", stdout=out)
+    assert not fakes["idaas"].calls
+    assert "waits: the system is quarantined since" in out.getvalue()
+    assert "(credentials refused)" in out.getvalue()
+    assert "/account-creation/systems/idaas/release/" in out.getvalue()
