@@ -64,8 +64,10 @@ class PersonRunReport:
                 return Message.text(waiting_for_text(task.waiting_for))
             quarantine = self.quarantined.get(task.account_type)
             if quarantine is not None:
-                return message("ondemand.quarantined", system=task.account_type, since=quarantine.since or now,
-                               reason=quarantine.reason or quarantine.reason_code, probe=quarantine.next_probe_at or now)
+                return message(
+                    "ondemand.quarantined", system=task.account_type, since=quarantine.since or now,
+                    reason=quarantine.reason or quarantine.reason_code, probe=quarantine.next_probe_at or now,
+                )
             if task.account_type in self.unconfigured:
                 return message("ondemand.unconfigured", missing=", ".join(self.unconfigured[task.account_type]))
             if task.next_attempt_at and task.next_attempt_at > now:
