@@ -46,8 +46,8 @@ class TaskStatus(models.TextChoices):
 class Priority(models.IntegerChoices):
     """Claim order across requests: lower first. The API speaks the names (high, normal)."""
 
-    HIGH = 0, "high"
-    NORMAL = 1, "normal"
+    HIGH = 0, _("high")
+    NORMAL = 1, _("normal")
 
 
 PRIORITY_BY_NAME = {"high": Priority.HIGH, "normal": Priority.NORMAL}
@@ -73,31 +73,39 @@ class AccountCreationRequest(models.Model):
     """One accepted OA approval (originSystem + businessKey); replays are recognised by it."""
 
     request_id = models.CharField(
+        _("request ID"),
         max_length=40, unique=True, default=new_request_id, editable=False,
-        help_text="The API's requestId: opaque, answered by create_accounts and its replays.",
+        help_text=_("The API's requestId: opaque, answered by create_accounts and its replays."),
     )
-    origin_system = models.CharField(max_length=64)
-    business_key = models.CharField(max_length=128)
+    origin_system = models.CharField(_("origin system"), max_length=64)
+    business_key = models.CharField(_("business key"), max_length=128)
     account_category = models.CharField(
-        max_length=32, help_text="The request's accountType, e.g. personal."
+        _("account category"), max_length=32, help_text=_("The request's accountType, e.g. personal.")
     )
-    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
-    employee_type = models.CharField(max_length=32)
-    system_list = models.JSONField(default=list)
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices, default=Priority.NORMAL)
+    employee_type = models.CharField(_("employee type"), max_length=32)
+    system_list = models.JSONField(_("systems"), default=list)
     payload_sha256 = models.CharField(
-        max_length=64, help_text="Fingerprint of the request body, to tell a replay from a reuse."
+        _("payload SHA-256"),
+        max_length=64,
+        help_text=_("Fingerprint of the request body, to tell a replay from a reuse."),
     )
-    user_count = models.PositiveIntegerField(default=0)
-    accepted_count = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    warnings = models.JSONField(default=list, blank=True)
+    user_count = models.PositiveIntegerField(_("user count"), default=0)
+    accepted_count = models.PositiveIntegerField(_("accepted count"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
     client = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.CharField(
-        max_length=150, blank=True, help_text="Who cancelled it (API client or staff user)."
+        _("cancelled by"), max_length=150, blank=True, help_text=_("Who cancelled it (API client or staff user).")
     )
 
     class Meta:
@@ -116,53 +124,68 @@ class AccountCreationRequest(models.Model):
 
 class AccountCreationTask(models.Model):
     request = models.ForeignKey(
-        AccountCreationRequest, on_delete=models.PROTECT, related_name="tasks", db_index=False
+        AccountCreationRequest,
+        verbose_name=_("request"),
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        db_index=False,
     )
-    origin_system = models.CharField(max_length=64)
-    business_key = models.CharField(max_length=128)
-    account_category = models.CharField(max_length=32)
+    origin_system = models.CharField(_("origin system"), max_length=64)
+    business_key = models.CharField(_("business key"), max_length=128)
+    account_category = models.CharField(_("account category"), max_length=32)
     # Callable choices follow the account-type registry: a new type needs no migration.
-    account_type = models.CharField(max_length=16, choices=account_type_choices)
+    account_type = models.CharField(_("account type"), max_length=16, choices=account_type_choices)
     sequence = models.PositiveSmallIntegerField(
-        help_text="Run order of the account type (its AccountTypeSpec.order; IDaaS first)."
+        _("sequence"), help_text=_("Run order of the account type (its AccountTypeSpec.order; IDaaS first).")
     )
-    employee_type = models.CharField(max_length=32)
+    employee_type = models.CharField(_("employee type"), max_length=32)
     priority = models.PositiveSmallIntegerField(
-        choices=Priority.choices, default=Priority.NORMAL, help_text="Due high tasks are claimed first."
+        _("priority"),
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text=_("Due high tasks are claimed first."),
     )
-    employee_number = models.CharField(max_length=64)
-    employee_name = models.CharField(max_length=100)
-    department_code = models.CharField(max_length=64)
-    phone_number = models.CharField(max_length=32, blank=True)
-    partner_company = models.CharField(max_length=200, blank=True)
-    country = models.CharField(max_length=8, blank=True)
+    employee_number = models.CharField(_("employee number"), max_length=64)
+    employee_name = models.CharField(_("employee name"), max_length=100)
+    department_code = models.CharField(_("department code"), max_length=64)
+    phone_number = models.CharField(_("phone number"), max_length=32, blank=True)
+    partner_company = models.CharField(_("partner company"), max_length=200, blank=True)
+    country = models.CharField(_("country"), max_length=8, blank=True)
 
     status = models.CharField(
-        max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING
+        _("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING
     )
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    locked_by = models.CharField(max_length=100, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    locked_by = models.CharField(_("locked by"), max_length=100, blank=True)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
     attempt_base = models.PositiveIntegerField(
+        _("attempt base"),
         default=0,
-        help_text="Attempts that do not count against the budget: those made before the last manual "
-        "retry, and those refused by a system-wide problem (quarantine, rate limit).",
+        help_text=_(
+            "Attempts that do not count against the budget: those made before the last manual "
+            "retry, and those refused by a system-wide problem (quarantine, rate limit)."
+        ),
     )
-    result = models.JSONField(null=True, blank=True)
-    last_error = models.TextField(blank=True, help_text="The last error, as text in LANGUAGE_CODE.")
+    result = models.JSONField(_("result"), null=True, blank=True)
+    last_error = models.TextField(
+        _("last error"), blank=True, help_text=_("The last error, as text in LANGUAGE_CODE.")
+    )
     # The same message as code and parameters (accountsync/messages.py), rendered in the reader's language.
-    last_error_data = models.JSONField(null=True, blank=True)
+    last_error_data = models.JSONField(_("last error data"), null=True, blank=True)
     waiting_for = models.JSONField(
+        _("waiting for"),
         null=True,
         blank=True,
-        help_text="Configuration the task waits for (code and parameters, e.g. a department mapping); "
-        "while set the task is not claimed and spends no attempts.",
+        help_text=_(
+            "Configuration the task waits for (code and parameters, e.g. a department mapping); "
+            "while set the task is not claimed and spends no attempts."
+        ),
     )
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("account creation task")
@@ -224,20 +247,24 @@ class AccountCreationLog(models.Model):
 
     # No index of its own: the unique (task, execution_attempt) constraint starts with task_id
     # and serves the look-ups and cascading deletes.
-    task = models.ForeignKey(AccountCreationTask, on_delete=models.CASCADE, related_name="logs", db_index=False)
-    execution_attempt = models.PositiveIntegerField(help_text="Attempt number, from 1.")
-    outcome = models.CharField(
-        max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
+    task = models.ForeignKey(
+        AccountCreationTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="logs", db_index=False
     )
-    runner = models.CharField(max_length=100)
-    error_message = models.TextField(blank=True)
-    error_data = models.JSONField(null=True, blank=True, help_text="error_message as code and parameters.")
-    error_details = models.JSONField(null=True, blank=True)
-    execution_context = models.JSONField(default=dict, blank=True)
-    traceback = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    execution_attempt = models.PositiveIntegerField(_("attempt number"), help_text=_("Attempt number, from 1."))
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
+    )
+    runner = models.CharField(_("runner"), max_length=100)
+    error_message = models.TextField(_("error message"), blank=True)
+    error_data = models.JSONField(
+        _("error data"), null=True, blank=True, help_text=_("error_message as code and parameters.")
+    )
+    error_details = models.JSONField(_("error details"), null=True, blank=True)
+    execution_context = models.JSONField(_("execution context"), default=dict, blank=True)
+    traceback = models.TextField(_("traceback"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("attempt log")
@@ -260,14 +287,17 @@ class AccountCreationLog(models.Model):
 class MailboxAddress(models.Model):
     """The mailbox address allocated to a person, once, shared by every system."""
 
-    employee_number = models.CharField(max_length=64, unique=True)
-    local_part = models.CharField(max_length=64)
+    employee_number = models.CharField(_("employee number"), max_length=64, unique=True)
+    local_part = models.CharField(_("local part"), max_length=64)
     base_local_part = models.CharField(
-        max_length=64, default="", help_text="The local part before any collision suffix (zhangsan for zhangsan2)."
+        _("base local part"),
+        max_length=64,
+        default="",
+        help_text=_("The local part before any collision suffix (zhangsan for zhangsan2)."),
     )
-    domain = models.CharField(max_length=100)
-    address = models.CharField(max_length=200, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    domain = models.CharField(_("domain"), max_length=100)
+    address = models.CharField(_("address"), max_length=200, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("mailbox address")
@@ -283,21 +313,24 @@ class MailboxAddress(models.Model):
 class EngineRun(models.Model):
     """One run of process_account_creation_tasks: answers "is the cron running?"."""
 
-    runner_id = models.CharField(max_length=100)
-    host = models.CharField(max_length=200)
-    pid = models.PositiveIntegerField()
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    claimed = models.PositiveIntegerField(default=0)
-    completed = models.PositiveIntegerField(default=0)
-    retried = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    blocked = models.PositiveIntegerField(default=0)
-    recovered = models.PositiveIntegerField(default=0)
+    runner_id = models.CharField(_("runner ID"), max_length=100)
+    host = models.CharField(_("host"), max_length=200)
+    pid = models.PositiveIntegerField(_("PID"))
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    claimed = models.PositiveIntegerField(_("claimed"), default=0)
+    completed = models.PositiveIntegerField(_("completed"), default=0)
+    retried = models.PositiveIntegerField(_("retried"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    blocked = models.PositiveIntegerField(_("blocked"), default=0)
+    recovered = models.PositiveIntegerField(_("recovered"), default=0)
     token_refreshes = models.JSONField(
-        default=dict, blank=True, help_text="Access tokens fetched during the run, per account type."
+        _("token refreshes"),
+        default=dict,
+        blank=True,
+        help_text=_("Access tokens fetched during the run, per account type."),
     )
-    stop_reason = models.CharField(max_length=200, blank=True)
+    stop_reason = models.CharField(_("stop reason"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("engine run")
@@ -310,8 +343,8 @@ class EngineRun(models.Model):
 
 
 class SystemState(models.TextChoices):
-    OK = "ok", "OK"
-    QUARANTINED = "quarantined", "Quarantined"
+    OK = "ok", _("OK")
+    QUARANTINED = "quarantined", _("Quarantined")
 
 
 class DownstreamSystem(models.Model):
@@ -323,22 +356,28 @@ class DownstreamSystem(models.Model):
     state of a slowed-down system (``rate_allowed`` calls/s at ``rate_decreased_at``).
     """
 
-    name = models.CharField(max_length=16, primary_key=True, help_text="The account type.")
-    state = models.CharField(max_length=16, choices=SystemState.choices, default=SystemState.OK)
-    reason_code = models.CharField(max_length=32, blank=True)
-    reason = models.TextField(blank=True, help_text="Why it is quarantined (redacted answer).")
-    since = models.DateTimeField(null=True, blank=True)
-    next_probe_at = models.DateTimeField(null=True, blank=True)
-    probe_by = models.CharField(max_length=100, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    quarantines = models.PositiveIntegerField(default=0, help_text="Times it entered quarantine.")
-    rate_limited = models.PositiveBigIntegerField(default=0, help_text="Rate-limited answers received.")
-    rate_tat = models.FloatField(default=0.0)
-    rate_allowed = models.FloatField(null=True, blank=True)
-    rate_decreased_at = models.FloatField(default=0.0)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(_("system"), max_length=16, primary_key=True, help_text=_("The account type."))
+    state = models.CharField(_("state"), max_length=16, choices=SystemState.choices, default=SystemState.OK)
+    reason_code = models.CharField(_("reason code"), max_length=32, blank=True)
+    reason = models.TextField(_("reason"), blank=True, help_text=_("Why it is quarantined (redacted answer)."))
+    since = models.DateTimeField(_("since"), null=True, blank=True)
+    next_probe_at = models.DateTimeField(_("next probe at"), null=True, blank=True)
+    probe_by = models.CharField(_("probe by"), max_length=100, blank=True)
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    quarantines = models.PositiveIntegerField(
+        _("quarantines"), default=0, help_text=_("Times it entered quarantine.")
+    )
+    rate_limited = models.PositiveBigIntegerField(
+        _("rate limited"), default=0, help_text=_("Rate-limited answers received.")
+    )
+    rate_tat = models.FloatField(_("rate TAT"), default=0.0)
+    rate_allowed = models.FloatField(_("allowed rate"), null=True, blank=True)
+    rate_decreased_at = models.FloatField(_("rate decreased at"), default=0.0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("downstream system")
+        verbose_name_plural = _("downstream systems")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(

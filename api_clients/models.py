@@ -12,16 +12,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
 class Scope(models.TextChoices):
-    INTAKE = "intake", "intake: create_accounts"
-    READ = "read", "read: tasks, logs, stats, requests, systems, mappings"
-    RETRY = "retry", "retry: retry and cancel"
-    MAPPINGS = "mappings", "mappings: write department mappings"
-    METRICS = "metrics", "metrics: scrape /metrics (monitoring only)"
-    ALL = "all", "all: every scope, every origin system (staff tooling)"
+    INTAKE = "intake", _("intake: create_accounts")
+    READ = "read", _("read: tasks, logs, stats, requests, systems, mappings")
+    RETRY = "retry", _("retry: retry and cancel")
+    MAPPINGS = "mappings", _("mappings: write department mappings")
+    METRICS = "metrics", _("metrics: scrape /metrics (monitoring only)")
+    ALL = "all", _("all: every scope, every origin system (staff tooling)")
 
 
 DEFAULT_SCOPES = (Scope.INTAKE, Scope.READ, Scope.RETRY)
@@ -29,27 +31,37 @@ PREFIX_LENGTH = 8
 
 
 class ApiClient(models.Model):
-    name = models.CharField(max_length=150, unique=True)
+    name = models.CharField(_("name"), max_length=150, unique=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("service user"),
         on_delete=models.CASCADE,
         related_name="api_client",
-        help_text="The service account requests are recorded under (no password, cannot sign in).",
+        help_text=_("The service account requests are recorded under (no password, cannot sign in)."),
     )
     origin_systems = models.JSONField(
-        default=list, blank=True, help_text="Origin systems this client may send and see, e.g. [\"oa\"]."
+        _("origin systems"),
+        default=list,
+        blank=True,
+        help_text=_("Origin systems this client may send and see, e.g. [\"oa\"]."),
     )
-    scopes = models.JSONField(default=list, help_text="What the client may do: " + ", ".join(Scope.values) + ".")
+    scopes = models.JSONField(
+        _("scopes"),
+        default=list,
+        help_text=format_lazy(_("What the client may do: {scopes}."), scopes=", ".join(Scope.values)),
+    )
     upgraded_from_token = models.BooleanField(
+        _("upgraded from token"),
         default=False,
-        help_text="Migrated from a token of before scopes (scope all): /healthz warns until it is narrowed.",
+        help_text=_("Migrated from a token of before scopes (scope all): /healthz warns until it is narrowed."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "API client"
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
 
     def __str__(self) -> str:
         return self.name
@@ -78,11 +90,36 @@ class ApiKeyManager(APIKeyManager):
 class ApiKey(AbstractAPIKey):
     """One key of a client; only its prefix and hash are stored."""
 
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="keys")
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    client = models.ForeignKey(ApiClient, verbose_name=_("client"), on_delete=models.CASCADE, related_name="keys")
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    # The library's fields, declared again unchanged but for their translated labels (the library
+    # ships no Chinese catalog). The primary key (id) is not shown anywhere and stays as it is.
+    prefix = models.CharField(_("prefix"), max_length=8, unique=True, editable=False)
+    hashed_key = models.CharField(_("hashed key"), max_length=150, editable=False)
+    created = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    name = models.CharField(
+        _("name"),
+        max_length=50,
+        blank=False,
+        default=None,
+        help_text=_("A free-form name for the API key. Need not be unique. 50 characters max."),
+    )
+    revoked = models.BooleanField(
+        _("revoked"),
+        blank=True,
+        default=False,
+        help_text=_("If the API key is revoked, clients cannot use it anymore. (This cannot be undone.)"),
+    )
+    expiry_date = models.DateTimeField(
+        _("expires"),
+        blank=True,
+        null=True,
+        help_text=_("Once API key expires, clients cannot use it anymore."),
+    )
 
     objects = ApiKeyManager()  # type: ignore[misc]  # the library's manager, with the legacy prefix rule
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = "API key"
-        verbose_name_plural = "API keys"
+        # The library's Meta declares plain strings; Django accepts lazy ones.
+        verbose_name = _("API key")  # type: ignore[assignment]
+        verbose_name_plural = _("API keys")  # type: ignore[assignment]

@@ -19,6 +19,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from api_clients.models import ApiClient
 
@@ -36,21 +37,30 @@ def new_event_id() -> str:
 
 
 class CallbackEndpoint(models.Model):
-    client = models.OneToOneField(ApiClient, on_delete=models.CASCADE, related_name="callback")
-    url = models.URLField(max_length=500, help_text="Where events are POSTed (https unless loopback).")
-    enabled = models.BooleanField(default=True)
-    secret = models.CharField(max_length=100, default=new_secret, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
-    previous_secret_until = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="Until then, events are signed with the old secret too."
+    client = models.OneToOneField(
+        ApiClient, verbose_name=_("client"), on_delete=models.CASCADE, related_name="callback"
     )
-    secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    url = models.URLField(
+        _("URL"), max_length=500, help_text=_("Where events are POSTed (https unless loopback).")
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    secret = models.CharField(_("signing secret"), max_length=100, default=new_secret, editable=False)
+    previous_secret = models.CharField(_("previous signing secret"), max_length=100, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(
+        _("previous secret valid until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Until then, events are signed with the old secret too."),
+    )
+    secret_rotated_at = models.DateTimeField(_("secret rotated at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["client__name"]
-        verbose_name = "callback endpoint"
+        verbose_name = _("callback endpoint")
+        verbose_name_plural = _("callback endpoints")
 
     def __str__(self) -> str:
         return f"{self.client} → {self.url}"
@@ -63,35 +73,44 @@ class EventType(models.TextChoices):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELIVERING = "delivering", "Delivering"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    DELIVERING = "delivering", _("Delivering")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
 
 
 class CallbackEvent(models.Model):
-    event_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
-    endpoint = models.ForeignKey(CallbackEndpoint, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(max_length=32, choices=EventType.choices)
+    event_id = models.CharField(_("event ID"), max_length=40, unique=True, default=new_event_id, editable=False)
+    endpoint = models.ForeignKey(
+        CallbackEndpoint, verbose_name=_("callback endpoint"), on_delete=models.CASCADE, related_name="events"
+    )
+    type = models.CharField(_("event type"), max_length=32, choices=EventType.choices)
     dedupe_key = models.CharField(
-        max_length=300, help_text="The cause (type, request, person): one event per cause, enforced by the database."
+        _("dedupe key"),
+        max_length=300,
+        help_text=_("The cause (type, request, person): one event per cause, enforced by the database."),
     )
-    payload = models.JSONField(help_text='The body POSTed: {"type", "timestamp", "data"}.')
-    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
+    payload = models.JSONField(_("payload"), help_text=_('The body POSTed: {"type", "timestamp", "data"}.'))
+    status = models.CharField(
+        _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
     attempt_base = models.PositiveIntegerField(
-        default=0, help_text="Attempts made before the last redelivery; the budget counts from here."
+        _("attempt base"),
+        default=0,
+        help_text=_("Attempts made before the last redelivery; the budget counts from here."),
     )
-    next_attempt_at = models.DateTimeField()
-    locked_by = models.CharField(max_length=100, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    locked_by = models.CharField(_("locked by"), max_length=100, blank=True)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
-        verbose_name = "callback event"
+        verbose_name = _("callback event")
+        verbose_name_plural = _("callback events")
         constraints = [
             models.UniqueConstraint(fields=["dedupe_key"], name="uniq_callback_event_cause"),
             models.CheckConstraint(
@@ -109,18 +128,23 @@ class CallbackEvent(models.Model):
 
 
 class CallbackAttempt(models.Model):
-    event = models.ForeignKey(CallbackEvent, on_delete=models.CASCADE, related_name="delivery_attempts")
-    number = models.PositiveIntegerField()
-    runner = models.CharField(max_length=100)
-    status_code = models.PositiveIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    response_excerpt = models.TextField(blank=True, help_text="The first 1 KiB of the answer.")
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    event = models.ForeignKey(
+        CallbackEvent, verbose_name=_("event"), on_delete=models.CASCADE, related_name="delivery_attempts"
+    )
+    number = models.PositiveIntegerField(_("attempt number"))
+    runner = models.CharField(_("runner"), max_length=100)
+    status_code = models.PositiveIntegerField(_("status code"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    response_excerpt = models.TextField(
+        _("response excerpt"), blank=True, help_text=_("The first 1 KiB of the answer.")
+    )
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["event_id", "number"]
-        verbose_name = "callback attempt"
+        verbose_name = _("callback attempt")
+        verbose_name_plural = _("callback attempts")
         constraints = [models.UniqueConstraint(fields=["event", "number"], name="uniq_callback_attempt")]
 
     def __str__(self) -> str:
