@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -180,7 +180,7 @@ def test_admin_date_range_means_midnight_in_time_zone(
 
     _post(api_client, make_request([make_user("P610001"), make_user("P610002")], business_key="d-1"))
     today = timezone.localdate()
-    midnight = timezone.make_aware(timezone.datetime.combine(today, timezone.datetime.min.time()))
+    midnight = timezone.make_aware(datetime.combine(today, time.min))
     AccountCreationTask.objects.filter(employee_number="P610001").update(created_at=midnight - timedelta(minutes=30))
     AccountCreationTask.objects.filter(employee_number="P610002").update(created_at=midnight + timedelta(minutes=30))
     root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
