@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from account_creation.messages import stop_reason_text
 from account_creation.models import (
     AccountCreationLog,
     AccountCreationRequest,
@@ -223,9 +224,15 @@ class EngineRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "failed",
         "blocked",
         "recovered",
-        "stop_reason",
+        "stop_text",
     )
     list_filter = ("host",)
+    readonly_fields = ("stop_text",)
+
+    @admin.display(description=_("stop reason"), ordering="stop_reason")
+    def stop_text(self, run: EngineRun) -> str:
+        """The stored code (drained, max_tasks?limit=50) in the reader's language."""
+        return stop_reason_text(run.stop_reason)
 
 
 # The admin's home page links to the status dashboard (account_creation/ops, under admin/status/).

@@ -10,10 +10,11 @@ troubleshooting table lists the failure reasons with both texts.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from django.utils.translation import gettext_lazy as _
 
-from accountsync.messages import Message, register
+from accountsync.messages import CATALOG, Message, register
 
 INTAKE = {
     "intake.employee_type_unknown": _(
@@ -311,8 +312,20 @@ REQUESTS = {
     "ondemand.no_employee": _("Give an employee number to run."),
 }
 
+# Why an engine run stopped claiming. ``EngineRun.stop_reason`` stores the short code (the part
+# after "stop."), its parameters as a query string: ``drained``, ``max_tasks?limit=50``.
+STOP_REASONS = {
+    "stop.drained": _("queue drained (nothing due)"),
+    "stop.no_account_type": _("no configured account type"),
+    "stop.database_unavailable": _("database unavailable"),
+    "stop.stop_requested": _("stop requested (SIGTERM or SIGINT)"),
+    "stop.max_tasks": _("max tasks reached (--max-tasks %(limit)s)"),
+    "stop.time_budget": _("time budget reached (--max-seconds %(seconds)s)"),
+}
+
 register(INTAKE)
 register(REQUESTS)
+register(STOP_REASONS)
 register(STATUSES)
 register(ENGINE)
 register(PREPARE)
@@ -322,6 +335,29 @@ register(CONNECTORS)
 def message(code: str, /, **params: Any) -> Message:
     """A message of this catalog (raises KeyError for an unknown code)."""
     return Message.of(code, **params)
+
+
+def stop_reason(code: str, /, **params: Any) -> str:
+    """The stored form of a run's stop reason: ``drained``, ``max_tasks?limit=50`` (at most 200
+    characters, EngineRun.stop_reason's length). Raises KeyError for an unknown code."""
+    Message.of(f"stop.{code}", **params)
+    return code + (f"?{urlencode(params)}" if params else "")
+
+
+def stop_reason_code(stored: str) -> str:
+    """The code of a stored stop reason, for machines (health, logs); an older version's English
+    text is returned as it is."""
+    code = stored.partition("?")[0]
+    return code if f"stop.{code}" in CATALOG else stored
+
+
+def stop_reason_text(stored: str, language: str | None = None) -> str:
+    """A stored stop reason in ``language`` (default: the active one). Rows written before the
+    codes existed hold English text: it is shown as it is."""
+    code, _separator, query = stored.partition("?")
+    if f"stop.{code}" not in CATALOG:
+        return stored
+    return Message(f"stop.{code}", dict(parse_qsl(query))).render(language)
 
 
 def failure_table() -> str:

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.exceptions import NotAuthenticated
@@ -21,7 +22,7 @@ from rest_framework.permissions import AllowAny, BasePermission
 
 from api_clients.authentication import ApiKeyAuthentication
 
-DOCS_ACCESS_MESSAGE = (
+DOCS_ACCESS_MESSAGE = gettext_lazy(
     "The API document needs an API token: send Authorization: Token <key> (any scope; an operator "
     "creates one with python manage.py create_api_token NAME …), or set API_DOCS_PUBLIC=true."
 )

@@ -71,9 +71,16 @@ def _health() -> tuple[dict[str, Any], int]:
         if row.state == "quarantined":
             info.update(reason=row.reason, since=row.since, next_probe_at=row.next_probe_at)
             body["warnings"].append(
-                f"{row.name} is quarantined since {timezone.localtime(row.since).isoformat() if row.since else '-'} "
-                f"({row.reason or row.reason_code}); its tasks wait without spending attempts. Fix the cause, "
-                f"then wait for the next probe or POST /account-creation/systems/{row.name}/release/."
+                _(
+                    "%(system)s is quarantined since %(since)s (%(reason)s); its tasks wait without spending "
+                    "attempts. Fix the cause, then wait for the next probe or POST "
+                    "/account-creation/systems/%(system)s/release/."
+                )
+                % {
+                    "system": row.name,
+                    "since": format_datetime(row.since) if row.since else "-",
+                    "reason": row.reason or row.reason_code,
+                }
             )
     body["account_creation_enabled"] = settings.ACCOUNT_CREATION_ENABLED
     if not settings.ACCOUNT_CREATION_ENABLED:
@@ -104,6 +111,7 @@ def last_run_status() -> dict[str, Any]:
 
     No run at all (a fresh installation) is not a warning: there may be nothing to do yet.
     """
+    from account_creation.messages import stop_reason_code, stop_reason_text
     from account_creation.models import EngineRun
 
     interval = settings.ACCOUNT_CREATION_RUN_INTERVAL_SECONDS
@@ -125,7 +133,10 @@ def last_run_status() -> dict[str, Any]:
             "host": last.host,
             "completed": last.completed,
             "failed": last.failed,
-            "stop_reason": last.stop_reason,
+            # The code for machines (drained, max_tasks, …; an older run's English text as it is),
+            # and the reason in the caller's language.
+            "stop_reason": stop_reason_code(last.stop_reason),
+            "stop_reason_text": stop_reason_text(last.stop_reason),
         },
         "warning": warning,
         "interval_seconds": interval,

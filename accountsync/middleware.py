@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +36,14 @@ class DatabaseUnavailableMiddleware:
             and request.path.startswith(API_PREFIXES)
             and response.get("Content-Type", "").startswith("text/html")
         ):
-            return JsonResponse({"detail": "Not found."}, status=404)
+            return JsonResponse({"detail": gettext("Not found.")}, status=404)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, RequestDataTooBig):
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            return JsonResponse(
-                {"detail": f"The request body is larger than {limit} bytes; nothing was written."}, status=413
-            )
+            text = gettext("The request body is larger than %(limit)s bytes; nothing was written.")
+            return JsonResponse({"detail": text % {"limit": limit}}, status=413)
         if isinstance(exception, OperationalError | InterfaceError):
             logger.error("database unavailable path=%s error=%s", request.path, type(exception).__name__)
             return JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)

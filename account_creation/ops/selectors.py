@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from account_creation.account_types import registry
+from account_creation.messages import stop_reason_text
 from account_creation.models import (
     AccountCreationLog,
     AccountCreationRequest,
@@ -232,6 +233,11 @@ class RunRow:
     @property
     def idle(self) -> bool:
         return self.state == "finished" and not (self.run.claimed or self.run.recovered)
+
+    @property
+    def stop_text(self) -> str:
+        """Why the run stopped, in the active language (the reader's)."""
+        return stop_reason_text(self.run.stop_reason)
 
 
 def recent_runs(*, limit: int = RECENT_RUNS, include_idle: bool = False, now: datetime | None = None) -> list[RunRow]:

@@ -120,12 +120,17 @@ def staff_required(permission: str = VIEW_TASKS) -> Callable[[View], View]:
             if not (user.is_active and user.is_staff):
                 raise PermissionDenied("The status dashboard is for staff members.")
             if not user.has_perm(permission):
-                needed = "change" if permission == CHANGE_TASKS else "view"
-                return HttpResponseForbidden(
-                    f"You lack the permission this page needs ({needed} account creation tasks); "
-                    "ask an administrator to grant it.\n",
-                    content_type="text/plain; charset=utf-8",
-                )
+                if permission == CHANGE_TASKS:
+                    text = _(
+                        "You lack the permission this page needs (change account creation tasks); ask an "
+                        "administrator to grant it."
+                    )
+                else:
+                    text = _(
+                        "You lack the permission this page needs (view account creation tasks); ask an "
+                        "administrator to grant it."
+                    )
+                return HttpResponseForbidden(text + "\n", content_type="text/plain; charset=utf-8")
             return view(request, *args, **kwargs)
 
         return never_cache(wrapped)
@@ -270,7 +275,9 @@ def live_view(request: HttpRequest) -> JsonResponse:
     and that page's own parameters. Polled by live.js (same origin, no inline script)."""
     page = LIVE_PAGES.get(request.GET.get("view", ""))
     if page is None:
-        return JsonResponse({"detail": "view must be one of: " + ", ".join(LIVE_PAGES)}, status=400)
+        return JsonResponse(
+            {"detail": _("view must be one of: %(views)s") % {"views": ", ".join(LIVE_PAGES)}}, status=400
+        )
     build, parts = page
     context = build(request)
     body: dict[str, Any] = {
@@ -331,7 +338,7 @@ def retry_view(request: HttpRequest) -> HttpResponse:
         try:
             task_ids.append(int(value))
         except ValueError:
-            messages.error(request, f"Not a task id: {value[:40]!r}.")
+            messages.error(request, _("Not a task id: %(value)s.") % {"value": repr(value[:40])})
     if task_ids:
         outcome = task_retry_many(task_ids=task_ids, user_id=request.user.pk, via=VIA_DASHBOARD)
         logger.info(
@@ -340,9 +347,12 @@ def retry_view(request: HttpRequest) -> HttpResponse:
         )
         if outcome.retried:
             ids = ", ".join(f"#{pk}" for pk in outcome.retried)
-            messages.success(request, f"{len(outcome.retried)} task(s) put back to pending: {ids}.")
+            messages.success(
+                request,
+                _("%(count)s task(s) put back to pending: %(ids)s.") % {"count": len(outcome.retried), "ids": ids},
+            )
         for task_id, reason in outcome.refused.items():
-            messages.warning(request, f"Task #{task_id} not retried: {reason}")
+            messages.warning(request, _("Task #%(task)s not retried: %(reason)s") % {"task": task_id, "reason": reason})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()

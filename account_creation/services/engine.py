@@ -30,6 +30,7 @@ from account_creation.account_types import registry
 from account_creation.connectors import configure_pool, get_connector, missing_configuration
 from account_creation.connectors.base import AccountResult
 from account_creation.connectors.http import set_call_gate, token_fetch_counts
+from account_creation.messages import stop_reason, stop_reason_code
 from account_creation.models import EngineRun
 from account_creation.services.health import HealthView, system_take_probe, systems_ensure
 from account_creation.services.prepare import BatchPreparer, prepare_batch
@@ -67,6 +68,7 @@ class RunSummary:
     per_type: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     recovered: int = 0
     released_waiting: int = 0  # tasks whose configuration appeared since they started waiting
+    # Why the run stopped claiming, stored as a code (messages.stop_reason): "drained", "max_tasks?limit=50".
     stop_reason: str = ""
     unconfigured: dict[str, list[str]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -159,7 +161,7 @@ class AccountCreationService:
             for dependent, count in recovery.blocked.items():
                 self.summary.add(dependent, "blocked", count)
             if not types:
-                self.summary.stop_reason = "no configured account type"
+                self.summary.stop_reason = stop_reason("no_account_type")
             elif self.concurrency == 1:
                 self._run_inline(types)
             else:
@@ -175,7 +177,7 @@ class AccountCreationService:
             if self.database_error is None:
                 self._finish_run_row(run_row)
         if self.database_error is not None:
-            self.summary.stop_reason = "database unavailable"
+            self.summary.stop_reason = stop_reason("database_unavailable")
             raise self.database_error
         logger.log(
             logging.INFO if self.summary.total("claimed") or self.summary.recovered else logging.DEBUG,
@@ -189,7 +191,7 @@ class AccountCreationService:
                 blocked=self.summary.total("blocked"),
                 recovered=self.summary.recovered,
                 seconds=round(time.monotonic() - started, 3),
-                stop=self.summary.stop_reason,
+                stop=stop_reason_code(self.summary.stop_reason),
             ),
         )
         return self.summary
@@ -223,11 +225,11 @@ class AccountCreationService:
 
     def _should_stop_claiming(self, claimed: int) -> str:
         if self.stop_event.is_set():
-            return "stopped by signal"
+            return stop_reason("stop_requested")
         if claimed >= self.max_tasks:
-            return f"max tasks reached ({self.max_tasks})"
+            return stop_reason("max_tasks", limit=self.max_tasks)
         if self._deadline_passed():
-            return f"max seconds reached ({self.max_seconds})"
+            return stop_reason("time_budget", seconds=f"{self.max_seconds:g}")
         return ""
 
     def _claim(self, types: list[str], claimed: int, *, limit: int | None = None) -> list[Claim]:
@@ -261,7 +263,7 @@ class AccountCreationService:
                 return
             claims = self._claim(types, claimed)
             if not claims:
-                self.summary.stop_reason = "queue drained (nothing due)"
+                self.summary.stop_reason = stop_reason("drained")
                 return
             claimed += len(claims)
             preparer = prepare_batch(claim.task for claim in claims)
@@ -324,7 +326,7 @@ class AccountCreationService:
                     continue
                 with done:
                     if in_flight == 0:
-                        self.summary.stop_reason = "queue drained (nothing due)"
+                        self.summary.stop_reason = stop_reason("drained")
                         break
                     # Nothing due now, but running tasks may release dependents (WeLink and
                     # Email wait for IDaaS): claim again once a share of them has finished.

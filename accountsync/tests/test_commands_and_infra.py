@@ -123,6 +123,20 @@ def test_api_answers_503_not_500_when_the_database_is_down(api_client, monkeypat
     assert "database" in response.json()["detail"]
 
 
+@pytest.mark.django_db
+def test_unknown_api_paths_and_the_private_api_document_answer_in_the_callers_language(settings):
+    from django.test import Client
+
+    settings.API_DOCS_PUBLIC = False
+    zh = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert zh.get("/department-mappings/0.5/").json() == {"detail": "未找到。"}
+    assert Client().get("/department-mappings/0.5/").json() == {"detail": "Not found."}
+    locked = zh.get("/api/schema/", {"format": "json"})
+    assert locked.status_code == 401
+    assert locked.json()["detail"].startswith("查看 API 文档需要 API 令牌")
+    assert "API_DOCS_PUBLIC=true" in locked.json()["detail"]
+
+
 # --- start-up configuration --------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from account_creation.account_types import registry
 from account_creation.connectors import configure_pool, missing_configuration
-from account_creation.messages import message
+from account_creation.messages import message, stop_reason_text
 from account_creation.models import AccountCreationTask, SystemState, TaskStatus
 from account_creation.selectors import eligible_tasks, systems_list, waiting_counts
 from account_creation.services.engine import AccountCreationService, RunSummary
@@ -26,6 +26,7 @@ from account_creation.services.health import system_release
 from account_creation.services.on_demand import person_run_now
 from account_creation.services.retry import task_retry_failed
 from account_creation.services.waiting import waiting_for_text
+from accountsync.messages import format_datetime
 from callbacks.messages import message as callback_message
 
 COLUMNS = ("claimed", "completed", "retried", "failed", "blocked")
@@ -128,7 +129,7 @@ class Command(BaseCommand):
             return
         if options["employee_number"]:
             if options["loop"]:
-                raise CommandError("--employee-number runs one person once; it cannot be combined with --loop.")
+                raise CommandError(_("--employee-number runs one person once; it cannot be combined with --loop."))
             self._run_person(options["employee_number"], types, options["concurrency"])
             return
         configure_pool(options["concurrency"])
@@ -173,9 +174,10 @@ class Command(BaseCommand):
             done = sum(summary.total(key) for key in ("completed", "retried", "failed", "dropped"))
             width = 30
             filled = int(width * min(done, total) / max(total, 1))
+            counts = {"done": done, "completed": summary.total("completed"), "failed": summary.total("failed")}
             sys.stderr.write(
-                f"\r[{'#' * filled}{'.' * (width - filled)}] {done} done, "
-                f"{summary.total('completed')} completed, {summary.total('failed')} failed"
+                f"\r[{'#' * filled}{'.' * (width - filled)}] "
+                + _("%(done)s done, %(completed)s completed, %(failed)s failed") % counts
             )
             sys.stderr.flush()
 
@@ -236,7 +238,11 @@ class Command(BaseCommand):
             )))
         self.stdout.write(
             _("Run %(runner)s finished in %(seconds)s s: %(reason)s.")
-            % {"runner": summary.runner_id, "seconds": f"{summary.seconds:.2f}", "reason": summary.stop_reason}
+            % {
+                "runner": summary.runner_id,
+                "seconds": f"{summary.seconds:.2f}",
+                "reason": stop_reason_text(summary.stop_reason),
+            }
             + (" " + "; ".join(extra) + "." if extra else "")
         )
         for line in self._wait_lines():
@@ -316,4 +322,4 @@ class Command(BaseCommand):
 
 
 def _when(moment: Any) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S%z}" if moment else "-"
+    return format_datetime(moment) if moment else "-"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -10,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from account_creation.connectors.base import AccountResult
+from account_creation.messages import stop_reason_text
 from account_creation.models import AccountCreationLog, AccountCreationTask, AttemptOutcome, EngineRun, TaskStatus
 from account_creation.services.backoff import backoff_seconds
 from account_creation.services.engine import AccountCreationService
@@ -215,7 +218,10 @@ def test_max_tasks_limits_the_run(submit, fakes):
     summary = run(max_tasks=4)
     assert summary.total("claimed") == 4
     assert AccountCreationTask.objects.filter(status="completed").count() == 4
-    assert "max tasks" in summary.stop_reason
+    assert summary.stop_reason == "max_tasks?limit=4"
+    assert EngineRun.objects.get().stop_reason == "max_tasks?limit=4"
+    assert stop_reason_text(summary.stop_reason, "en") == "max tasks reached (--max-tasks 4)"
+    assert stop_reason_text(summary.stop_reason, "zh-hans") == "已达到任务数上限（--max-tasks 4）"
 
 
 def test_old_failures_do_not_starve_new_work(submit, fakes, settings):
@@ -274,6 +280,61 @@ def test_command_prints_summary_table_and_records_run(submit, fakes):
     assert run_row.finished_at is not None
 
 
+def test_a_drained_run_stores_the_code_and_the_command_prints_it_in_language_code(submit, fakes, settings, caplog):
+    submit()
+    caplog.set_level(logging.INFO, logger="account_creation.services.engine")
+    out = StringIO()
+    call_command("process_account_creation_tasks", "--max-tasks=50", stdout=out)
+    assert EngineRun.objects.get().stop_reason == "drained"
+    assert "finished in" in out.getvalue()
+    assert ": queue drained (nothing due)." in out.getvalue()
+    # The structured log carries the code, not a sentence.
+    (finished,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("run finished")]
+    assert "stop=drained" in finished
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    submit(numbers=["P000127"])
+    out = StringIO()
+    call_command("process_account_creation_tasks", "--max-tasks=50", stdout=out)
+    assert list(EngineRun.objects.values_list("stop_reason", flat=True)) == ["drained", "drained"]
+    assert "结束：队列已清空（没有到期的任务）。" in out.getvalue()
+    assert "queue drained" not in out.getvalue()
+
+
+def test_stop_reasons_are_codes_with_parameters_and_old_english_rows_read_as_they_are():
+    from account_creation.messages import stop_reason, stop_reason_code
+
+    assert stop_reason("drained") == "drained"
+    assert stop_reason("time_budget", seconds="2.5") == "time_budget?seconds=2.5"
+    assert stop_reason_code("time_budget?seconds=2.5") == "time_budget"
+    assert stop_reason_text("time_budget?seconds=2.5", "en") == "time budget reached (--max-seconds 2.5)"
+    assert stop_reason_text("time_budget?seconds=2.5", "zh-hans") == "已达到运行时间上限（--max-seconds 2.5）"
+    assert stop_reason_text("stop_requested", "zh-hans") == "收到停止请求（SIGTERM 或 SIGINT）"
+    assert stop_reason_text("database_unavailable", "zh-hans") == "数据库不可用"
+    # A row written by an older version holds English text: shown, and reported, as it is.
+    assert stop_reason_code("max tasks reached (50)") == "max tasks reached (50)"
+    assert stop_reason_text("max tasks reached (50)", "zh-hans") == "max tasks reached (50)"
+    assert stop_reason_text("", "zh-hans") == ""
+    with pytest.raises(KeyError):
+        stop_reason("no_such_reason")
+
+
+def test_a_set_stop_event_stops_claiming_with_its_code(submit, fakes):
+    submit()
+    stop = threading.Event()
+    stop.set()
+    summary = run(stop_event=stop)
+    assert summary.total("claimed") == 0
+    assert summary.stop_reason == "stop_requested"
+
+
+def test_the_time_budget_stops_claiming_with_its_code(submit, fakes):
+    submit()
+    summary = run(max_seconds=1e-9)
+    assert summary.stop_reason == "time_budget?seconds=1e-09"
+    assert EngineRun.objects.get().stop_reason == "time_budget?seconds=1e-09"
+
+
 def test_unconfigured_system_is_not_claimed(submit, settings):
     from account_creation.connectors import missing_configuration
 
@@ -293,6 +354,7 @@ def test_unconfigured_system_is_not_claimed(submit, settings):
     # A run limited to WeLink claims nothing and says why.
     summary = AccountCreationService(account_types=["welink"]).run()
     assert summary.total("claimed") == 0
-    assert summary.stop_reason == "no configured account type"
+    assert summary.stop_reason == "no_account_type"
+    assert stop_reason_text(summary.stop_reason, "en") == "no configured account type"
     assert summary.unconfigured == {"welink": ["WELINK_CLIENT_ID"]}
     assert statuses()["welink"] == "pending"

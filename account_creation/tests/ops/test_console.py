@@ -294,3 +294,30 @@ def test_date_filters_never_reach_the_database_in_a_form_it_refuses(api_client: 
         for name in ("created_after", "created_before"):
             response = api_client.get(path, {name: value})
             assert response.status_code == status, (path, name, value, response.content[:200])
+
+
+def test_engine_runs_show_the_stop_reason_in_the_readers_language(django_user_model: Any) -> None:
+    now = timezone.now()
+    EngineRun.objects.create(runner_id="new", host="h", pid=1, started_at=now, finished_at=now, claimed=3,
+                             completed=3, stop_reason="drained")
+    EngineRun.objects.create(runner_id="old", host="h", pid=2, started_at=now - timedelta(minutes=5),
+                             finished_at=now - timedelta(minutes=5), claimed=50, stop_reason="max tasks reached (50)")
+    client = staff_client(django_user_model)
+
+    def runs(language: str) -> str:
+        page = client.get("/admin/status/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        return page.split('id="engine-runs"')[1].split("</table>")[0]
+
+    assert 'title="队列已清空（没有到期的任务）"' in runs("zh-CN")
+    assert 'title="queue drained (nothing due)"' in runs("en")
+    # A row from before the codes existed: its English text, as it is.
+    assert 'title="max tasks reached (50)"' in runs("zh-CN")
+
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    client.force_login(admin_user)
+    changelist = client.get("/admin/account_creation/enginerun/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "停止原因" in changelist
+    assert "队列已清空（没有到期的任务）" in changelist
+    assert "max tasks reached (50)" in changelist
+    english = client.get("/admin/account_creation/enginerun/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "queue drained (nothing due)" in english

@@ -123,6 +123,23 @@ def test_retry_refuses_what_it_cannot_retry_and_ignores_foreign_next(django_user
     assert "Not a task id" in page
 
 
+def test_dashboard_messages_and_refusals_follow_the_browsers_language(django_user_model: Any) -> None:
+    client = staff_client(django_user_model)
+    client.post("/admin/status/retry/", {"task_id": ["424242", "nope"]}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    page = client.get("/admin/status/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "任务 #424242 未重试" in page
+    assert "不是任务 ID：&#x27;nope&#x27;。" in page
+    live = client.get("/admin/status/live/", {"view": "nope"}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert live.status_code == 400
+    assert live.json()["detail"].startswith("view 必须是以下之一：dashboard")
+    clerk = staff_client(django_user_model, username="clerk", perms=())
+    refused = clerk.get("/admin/status/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert refused.status_code == 403
+    assert "您缺少此页面所需的权限（查看账号创建任务）" in refused.content.decode()
+    english = clerk.get("/admin/status/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You lack the permission this page needs (view account creation tasks)" in english
+
+
 @pytest.mark.slow
 def test_person_search_shows_three_accounts_and_history(sandbox_run: SandboxRun, django_user_model: Any) -> None:
     client = staff_client(django_user_model)

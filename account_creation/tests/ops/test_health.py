@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -103,3 +103,45 @@ def test_health_warnings_follow_accept_language_and_times_carry_the_offset(setti
     assert body["last_run"]["finished_at"].endswith("+08:00")
     english = reader().get("/healthz", HTTP_ACCEPT_LANGUAGE="en").json()["warnings"]
     assert any(w.startswith("ACCOUNT_CREATION_ENABLED is false") for w in english)
+
+
+def test_last_run_gives_the_stop_reason_as_a_code_and_as_text_in_the_callers_language() -> None:
+    _run(100, stop_reason="max_tasks?limit=50")
+    english = reader().get("/healthz", HTTP_ACCEPT_LANGUAGE="en").json()["last_run"]
+    assert english["stop_reason"] == "max_tasks"
+    assert english["stop_reason_text"] == "max tasks reached (--max-tasks 50)"
+    chinese = reader().get("/healthz", HTTP_ACCEPT_LANGUAGE="zh-CN").json()["last_run"]
+    assert chinese["stop_reason"] == "max_tasks"
+    assert chinese["stop_reason_text"] == "已达到任务数上限（--max-tasks 50）"
+
+
+def test_a_run_recorded_by_an_older_version_shows_its_english_stop_reason_as_it_is() -> None:
+    _run(100, stop_reason="queue drained (nothing due)")
+    last_run = reader().get("/healthz", HTTP_ACCEPT_LANGUAGE="zh-CN").json()["last_run"]
+    assert last_run["stop_reason"] == "queue drained (nothing due)"
+    assert last_run["stop_reason_text"] == "queue drained (nothing due)"
+
+
+def test_the_quarantine_warning_follows_accept_language_with_the_time_in_time_zone(settings: Any) -> None:
+    from account_creation.services.health import system_quarantine, systems_ensure
+
+    settings.TIME_ZONE = "Asia/Shanghai"
+    systems_ensure()
+    since = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    assert system_quarantine(
+        name="welink", reason_code="credentials", reason="WeLink refused the client credentials", now=since
+    )
+    chinese = reader().get("/healthz", HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert chinese["status"] == "degraded"
+    (warning,) = [w for w in chinese["warnings"] if "welink" in w]
+    assert warning == (
+        "welink 自 2026-11-02 14:00:00 +08:00 起处于隔离状态（WeLink refused the client credentials）；其任务保持"
+        "等待，不消耗尝试次数。请修复原因，然后等待下次探测，或通过 POST /account-creation/systems/welink/release/ "
+        "解除隔离。"
+    )
+    english = reader().get("/healthz", HTTP_ACCEPT_LANGUAGE="en").json()["warnings"]
+    assert (
+        "welink is quarantined since 2026-11-02 14:00:00 +08:00 (WeLink refused the client credentials); its tasks "
+        "wait without spending attempts. Fix the cause, then wait for the next probe or POST "
+        "/account-creation/systems/welink/release/."
+    ) in english
