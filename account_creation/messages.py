@@ -34,9 +34,9 @@ INTAKE = {
         "duplicated."
     ),
     "intake.department_unmapped": _(
-        "Department '%(department)s' has no mapping yet: the tasks wait and retry until an operator adds "
-        "it (python manage.py load_department_mappings, or the admin under Departments > Department "
-        "mappings)."
+        "Department '%(department)s' has no mapping yet: the tasks wait, spending no attempts, until an "
+        "operator adds it (python manage.py load_department_mappings, or the admin under Departments > "
+        "Department mappings); then they run by themselves."
     ),
     "intake.user_not_object": _("Each entry of userList must be a JSON object."),
     "intake.country_unknown": _(

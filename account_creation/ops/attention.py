@@ -94,7 +94,10 @@ def missing_mappings() -> list[Problem]:
             people=people,
             fix_url=f"{add}?{urlencode({'idata_departmentcode': code})}",
             fix_label=_("Add the mapping"),
-            detail=_("Their tasks wait and are retried; once it is mapped, retry the failed ones."),
+            detail=_(
+                "Their tasks wait, spending no attempts, and run by themselves once it is mapped; "
+                "only tasks that failed before waiting existed need a retry."
+            ),
         )
         for code, people in rows
     ]

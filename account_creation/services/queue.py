@@ -93,6 +93,7 @@ def task_claim_batch(
         return []
     now = now or timezone.now()
     lease_until = now + timedelta(seconds=settings.ACCOUNT_CREATION_LEASE_SECONDS)
+    lease_text = timezone.localtime(lease_until).isoformat()  # in TIME_ZONE, as every answer shows times
     host = socket.gethostname()
     with write_transaction():
         candidates = eligible_tasks(
@@ -133,7 +134,7 @@ def task_claim_batch(
                         "business_key": task.business_key,
                         "attempt_in_budget": attempt - task.attempt_base,
                         "max_attempts": settings.ACCOUNT_CREATION_MAX_RETRIES,
-                        "lease_until": lease_until.isoformat(),
+                        "lease_until": lease_text,
                     },
                 )
             )

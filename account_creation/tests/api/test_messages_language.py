@@ -125,6 +125,7 @@ def test_a_retried_tasks_next_attempt_is_in_time_zone_with_its_offset(api_client
     assert body["next_attempt_at"].endswith("+08:00")
     logs = api_client.get(f"/account-creation/{task.pk}/logs/").json()["results"]
     assert logs[0]["error_details"]["next_attempt_at"].endswith("+08:00")
+    assert logs[0]["execution_context"]["lease_until"].endswith("+08:00")
 
 
 def _run_once() -> None:
