@@ -132,6 +132,18 @@ def child_environment() -> tuple[dict[str, str], bool]:
     return env, use_sandbox
 
 
+def write_demo_env(env: dict[str, str]) -> Path:
+    """The settings make run adds to .env (the sandbox's URLs and credentials, quick retries), for
+    commands run by hand in another terminal against the same demo: ``set -a; . .run/demo.env``."""
+    added = {key: value for key, value in env.items() if os.environ.get(key) != value and key != "PYTHONUNBUFFERED"}
+    path = ROOT / ".run" / "demo.env"
+    path.parent.mkdir(exist_ok=True)
+    lines = ["# Written by make run: source it to run manage.py commands against the running demo."]
+    lines += [f"{key}={shlex.quote(value)}" for key, value in sorted(added.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
@@ -230,6 +242,7 @@ def main() -> int:
                 f"Port {port} for the {what} is in use (another `make run`?). Stop that process or "
                 f"choose another port: {variable}=<port> make run"
             )
+    demo_env = write_demo_env(env)
     say("migrating the database")
     manage(env, "migrate", "--noinput", "-v", "0")
     say("loading department mappings")
@@ -269,6 +282,11 @@ def main() -> int:
         raise SystemExit("The API server did not start; see its messages above.")
 
     example = sample_request(base, token)
+    sandbox_var = f" ACCOUNTSYNC_SANDBOX_URL=http://127.0.0.1:{SANDBOX_PORT}" if use_sandbox else ""
+    by_hand = (
+        f"set -a && . {demo_env.relative_to(ROOT)} && set +a && "
+        ".venv/bin/python manage.py process_account_creation_tasks --employee-number P000126"
+    )
     print(
         f"""
 ==============================================================================
@@ -292,7 +310,10 @@ def main() -> int:
    {superuser_command()}
 
  Check the whole flow:
-   ACCOUNTSYNC_URL={base} ACCOUNTSYNC_TOKEN={token} .venv/bin/python test_api.py
+   ACCOUNTSYNC_URL={base} ACCOUNTSYNC_TOKEN={token}{sandbox_var} .venv/bin/python test_api.py
+
+ Run a command by hand against this demo (another terminal), e.g. one person now:
+   {by_hand}
 
  Logs: logs/hr_sync.log. Press Ctrl-C to stop everything.
 ==============================================================================
