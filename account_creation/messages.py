@@ -48,7 +48,6 @@ INTAKE = {
         "%(supported)s."
     ),
     "intake.body_content_type": _("Send JSON with Content-Type: application/json, not '%(content_type)s'."),
-    "intake.body_parse": _("The body is not valid JSON: %(detail)s"),
     "intake.body_too_deep": _("The JSON body is nested too deeply."),
     "intake.body_too_large": _(
         "The body is larger than %(limit)s bytes; split the batch into several requests."
@@ -282,6 +281,7 @@ CONNECTORS = {
 # Requests as the OA sees them: cancellation and one person on demand (issue #13).
 REQUESTS = {
     "request.cancelled_task": _("Cancelled by %(actor)s before it started; nothing was created for it."),
+    "request.actor_api_client": _("API client %(client)s"),
     "request.cancelled_while_running": _(
         "Cancelled: its request was cancelled while this task was running; it was not started again."
     ),

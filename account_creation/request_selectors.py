@@ -49,6 +49,7 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery
+from account_creation.services.intake import public_issue
 from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import render_stored
 from api_clients.access import Access
@@ -223,14 +224,10 @@ def request_people(request: Any) -> list[dict[str, Any]]:
 
 
 def request_detail(request: Any) -> dict[str, Any]:
-    """The detail view: the summary plus people, rejected people and warnings."""
-    public_warnings = [
-        {key: value for key, value in warning.items() if key != REUSED_TASK_KEY}
-        for warning in request.warnings
-        if isinstance(warning, dict)
-    ]
+    """The detail view: the summary plus people, rejected people and warnings (each message
+    in the reader's language, without the keys intake keeps for itself)."""
     return request_summary(request) | {
         "people": request_people(request),
-        "errors": list(request.errors),
-        "warnings": public_warnings,
+        "errors": [public_issue(error) for error in request.errors if isinstance(error, dict)],
+        "warnings": [public_issue(warning) for warning in request.warnings if isinstance(warning, dict)],
     }

@@ -24,7 +24,7 @@ from account_creation.request_selectors import (
     request_list,
     request_summary,
 )
-from account_creation.services.cancel import request_cancel
+from account_creation.services.cancel import api_client_actor, request_cancel
 from api_clients.access import access_of
 
 REQUEST_ID_PATTERN = r"[A-Za-z0-9_-]+"
@@ -107,6 +107,6 @@ class AccountCreationRequestViewSet(viewsets.GenericViewSet):
         target = self.get_object()
         caller = access_of(request)
         user_id = request.user.pk if request.user.is_authenticated else None
-        outcome = request_cancel(request=target, actor=f"API client {caller.name}", user_id=user_id)
+        outcome = request_cancel(request=target, actor=api_client_actor(caller.name), user_id=user_id)
         body = request_detail(self.get_object()) | {"cancelledTasks": outcome.cancelled}
         return Response(body)

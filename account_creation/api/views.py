@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.urls import reverse
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -31,6 +33,7 @@ from account_creation.selectors import task_list, task_logs, task_stats
 from account_creation.services.intake import IntakeIssue, payload_fingerprint, request_create_accounts
 from account_creation.services.retry import task_retry
 from accountsync.errors import IntakeRejected
+from accountsync.exceptions import parse_error_message
 from api_clients.access import access_of
 
 SPEC_EXAMPLE = {
@@ -125,6 +128,49 @@ def _validate_users(raw_users: list[Any]) -> tuple[list[tuple[int, dict[str, Any
     return accepted, rejected
 
 
+def _field_errors(user_serializer: s.AccountUserSerializer, raw: dict[str, Any]) -> list[tuple[str, str]]:
+    try:
+        user_serializer.run_validation(raw)
+    except serializers.ValidationError as exc:
+        return _flatten(exc.detail)
+    return []
+
+
+def _in_every_language(raw_users: list[Any], rejected: list[IntakeIssue]) -> list[IntakeIssue]:
+    """The rejected people's field errors with their text in every language the API speaks.
+
+    The request stores them, and its detail, a replay and the staff grid read them later, each
+    in its reader's language. A message of ours re-renders from its code; DRF's and the
+    serializer's field errors exist only as text, so each person rejected for a field is
+    validated once more per language (few people: only the rejected ones). An error whose
+    counterpart does not line up (never expected: validation does not depend on the language)
+    keeps its one text.
+    """
+    people = sorted({issue.index for issue in rejected if isinstance(issue.message, str) and issue.index is not None})
+    if not people:
+        return rejected
+    by_language: dict[str, dict[int, list[tuple[str, str]]]] = {}
+    for language, _name in settings.LANGUAGES:
+        # A serializer per language: DRF formats a field's validator message once and keeps it.
+        user_serializer = s.AccountUserSerializer()
+        with translation.override(language):
+            by_language[language] = {index: _field_errors(user_serializer, raw_users[index]) for index in people}
+    out: list[IntakeIssue] = []
+    position: dict[int, int] = {}
+    for issue in rejected:
+        if not isinstance(issue.message, str) or issue.index is None:
+            out.append(issue)
+            continue
+        nth = position[issue.index] = position.get(issue.index, -1) + 1
+        texts = {}
+        for language, errors in by_language.items():
+            found = errors[issue.index]
+            if nth < len(found) and found[nth][0] == issue.field:
+                texts[language] = found[nth][1]
+        out.append(replace(issue, texts=texts) if len(texts) == len(by_language) else issue)
+    return out
+
+
 def _user_errors_of(data: dict[str, Any], envelope_errors: Any) -> list[dict[str, Any]]:
     """Each person's errors of a request whose envelope is wrong too (none when userList
     itself is wrong: not a list, empty or longer than allowed)."""
@@ -209,8 +255,8 @@ class AccountCreationTaskViewSet(
                 _envelope_errors({"body": [str(message("intake.body_content_type", content_type=content_type))]})
             ) from None
         except ParseError as exc:
-            detail = str(message("intake.body_parse", detail=_clean(str(exc.detail))))
-            raise IntakeRejected(_envelope_errors({"body": [detail]})) from None
+            # The parser's own words are English: said again in the caller's language.
+            raise IntakeRejected(_envelope_errors({"body": [str(parse_error_message(exc.detail))]})) from None
         except RecursionError:
             raise IntakeRejected(_envelope_errors({"body": [str(message("intake.body_too_deep"))]})) from None
         except RequestDataTooBig:
@@ -231,7 +277,7 @@ class AccountCreationTaskViewSet(
         result = request_create_accounts(
             envelope=validated,
             users=users,
-            rejected=rejected,
+            rejected=_in_every_language(raw_users, rejected),
             fingerprint=payload_fingerprint(validated, raw_users),
             client=request.user,
         )

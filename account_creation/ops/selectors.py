@@ -27,6 +27,7 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery, task_stats
+from account_creation.services.intake import issue_text
 from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import render_stored
 from api_clients.access import Access
@@ -186,8 +187,7 @@ def rejected_people(request: AccountCreationRequest) -> list[RejectedPerson]:
     for issue in request.errors or []:
         key = issue.get("index")
         person = people.setdefault(key, RejectedPerson(key, str(issue.get("employeeNumber") or ""), []))
-        text = render_stored(issue.get("messageData"), str(issue.get("message", "")))
-        person.errors.append((str(issue.get("field", "")), text))
+        person.errors.append((str(issue.get("field", "")), issue_text(issue)))
     return list(people.values())
 
 

@@ -48,24 +48,38 @@ class Cancellation:
     addresses_released: int
 
 
-def cancelled_message(actor: str) -> Message:
+def cancelled_message(actor: str | Message) -> Message:
     return message("request.cancelled_task", actor=actor)
 
 
+def api_client_actor(name: str) -> Message:
+    """Who cancelled, when an API client did: "API client oa" in each reader's language."""
+    return message("request.actor_api_client", client=name)
+
+
 def request_cancel(
-    *, request: AccountCreationRequest, actor: str, user_id: int | None = None, via: str = VIA_API
+    *, request: AccountCreationRequest, actor: str | Message, user_id: int | None = None, via: str = VIA_API
 ) -> Cancellation:
-    """Cancel every task of ``request`` that has not started; 409 when nothing is left to do."""
+    """Cancel every task of ``request`` that has not started; 409 when nothing is left to do.
+
+    ``actor`` says who: a Message (rendered in each reader's language) or a plain name.
+    """
     now = timezone.now()
+    who = actor.render(settings.LANGUAGE_CODE) if isinstance(actor, Message) else actor
     with write_transaction():
         current: Any = with_progress(AccountCreationRequest.objects.filter(pk=request.pk)).get()
         if current.derived_status in RequestStatus.finished:
             raise ConflictError(
-                message("request.finished", request=request.request_id, status=current.derived_status),
+                message(
+                    "request.finished",
+                    request=request.request_id,
+                    # completed, failed or cancelled: the status words of the catalog.
+                    status=message(f"status.{current.derived_status}"),
+                ),
                 code="request_finished",
             )
         if current.cancelled_at is None:
-            AccountCreationRequest.objects.filter(pk=request.pk).update(cancelled_at=now, cancelled_by=actor[:150])
+            AccountCreationRequest.objects.filter(pk=request.pk).update(cancelled_at=now, cancelled_by=who[:150])
         people = list(
             AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE)
             .values_list("employee_number", flat=True)
@@ -88,7 +102,7 @@ def request_cancel(
         callback_events_emit(people={request.pk: set(people)}, now=now)
     logger.info(
         "request cancelled %s",
-        kv(request_id=request.request_id, actor=actor, cancelled=cancelled, addresses_released=released),
+        kv(request_id=request.request_id, actor=who, cancelled=cancelled, addresses_released=released),
     )
     return Cancellation(cancelled=cancelled, addresses_released=released)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from account_creation.account_types import registry
 from account_creation.messages import message
@@ -38,6 +40,10 @@ logger = logging.getLogger(__name__)
 REUSED_TASK_KEY = "reusedTaskId"
 # Stored with an issue of ours (code and parameters), so a replay answers in its caller's language.
 MESSAGE_KEY = "messageData"
+# Stored with a field error (DRF's or the serializer's text, which has no code to render again):
+# its text in every language the API speaks, {"en": …, "zh-hans": …}.
+TEXTS_KEY = "messageTexts"
+INTERNAL_KEYS = (REUSED_TASK_KEY, MESSAGE_KEY, TEXTS_KEY)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class IntakeIssue:
     message: str | Message  # a Message of ours, or a text already rendered (a field error)
 
     reused_task_id: int | None = None
+    # A field error's text in each language of settings.LANGUAGES (None: only ``message``).
+    texts: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,15 +71,43 @@ class IntakeIssue:
         stored = self.as_dict()
         if isinstance(self.message, Message):
             stored[MESSAGE_KEY] = self.message.as_stored()
+        elif self.texts:
+            stored[TEXTS_KEY] = dict(self.texts)
         if self.reused_task_id is not None:
             stored[REUSED_TASK_KEY] = self.reused_task_id
         return stored
 
 
-def _public(issue: dict[str, Any]) -> dict[str, Any]:
-    public = {key: value for key, value in issue.items() if key not in (REUSED_TASK_KEY, MESSAGE_KEY)}
+def _reader_language() -> str:
+    """The active language as settings.LANGUAGES spells it (zh-hans, en)."""
+    try:
+        return translation.get_supported_language_variant(translation.get_language() or settings.LANGUAGE_CODE)
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
+def issue_text(issue: Mapping[str, Any]) -> str:
+    """A stored issue's message in the active language.
+
+    Ours re-renders from its code; a field error shows its text in that language. A row
+    stored before either was kept (or in a language not stored) shows the text it was
+    stored with.
+    """
+    fallback = str(issue.get("message", ""))
     if issue.get(MESSAGE_KEY):
-        public["message"] = render_stored(issue[MESSAGE_KEY], str(issue.get("message", "")))
+        return render_stored(issue[MESSAGE_KEY], fallback)
+    texts = issue.get(TEXTS_KEY)
+    if isinstance(texts, dict):
+        text = texts.get(_reader_language())
+        if isinstance(text, str):
+            return text
+    return fallback
+
+
+def public_issue(issue: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored issue as the API shows it: in the reader's language, without internal keys."""
+    public = {key: value for key, value in issue.items() if key not in INTERNAL_KEYS}
+    public["message"] = issue_text(issue)
     return public
 
 
@@ -161,8 +197,8 @@ def _replay(
     tasks.sort(key=lambda task: (position.get(task.employee_number, len(position)), task.sequence, task.pk))
     return IntakeResult(
         tasks=[(task, False) for task in tasks],
-        errors=[_public(error) for error in existing.errors],
-        warnings=[_public(warning) for warning in existing.warnings],
+        errors=[public_issue(error) for error in existing.errors],
+        warnings=[public_issue(warning) for warning in existing.warnings],
         replayed=True,
         request=existing,
     )
