@@ -29,6 +29,7 @@ __all__ = [
     "EngineRun",
     "MailboxAddress",
     "Priority",
+    "RequestReuse",
     "SystemState",
     "TaskStatus",
 ]
@@ -231,6 +232,30 @@ class AccountCreationTask(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.account_type} {self.employee_number} {self.status}"
+
+
+class RequestReuse(models.Model):
+    """A task of an earlier request that a later request reused (the same person and system were
+    still pending, running, blocked or already completed, so no second task was made). The later
+    request counts it in its status and progress, and its callbacks report it."""
+
+    request = models.ForeignKey(
+        AccountCreationRequest, on_delete=models.CASCADE, related_name="reuses", verbose_name=_("request")
+    )
+    task = models.ForeignKey(
+        AccountCreationTask, on_delete=models.CASCADE, related_name="reused_by", db_index=False,
+        verbose_name=_("task"),
+    )
+
+    class Meta:
+        verbose_name = _("reused task")
+        verbose_name_plural = _("reused tasks")
+        constraints = [models.UniqueConstraint(fields=["request", "task"], name="uniq_reuse_request_task")]
+        # Which later requests reused a task (the outbox, when that task finishes).
+        indexes = [models.Index(fields=["task"], name="reuse_task_idx")]
+
+    def __str__(self) -> str:
+        return f"request #{self.request_id} reuses task #{self.task_id}"
 
 
 class AttemptOutcome(models.TextChoices):

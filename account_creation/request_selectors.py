@@ -11,9 +11,12 @@ answer from the same rule and cannot drift from the tasks:
 * ``pending`` — nothing attempted yet (every task pending, no attempt row);
 * ``in_progress`` — otherwise.
 
-A request that created no task of its own (every person's accounts were already requested
-by an earlier request, and reused) has nothing to do: ``completed``; its people still show
-the reused tasks' state and ``ready`` flag.
+A request counts its own tasks and the tasks of earlier requests it reused (the same person and
+system were already pending, running, blocked or completed: :class:`RequestReuse`), so
+``completed`` means every person's accounts exist, whichever request created them. A reused
+task counts in every request that asked for it. A cancelled request counts only its own
+tasks (it withdrew; the reused ones belong to the request that made them): with no task of its
+own left to do it is ``cancelled``.
 
 :func:`request_detail` answers a request of 1,000 people in a fixed number of queries: the
 request row with its progress (one grouped query), its tasks with their attempt counts (one
@@ -31,13 +34,16 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from account_creation.account_types import registry
@@ -46,6 +52,7 @@ from account_creation.models import (
     AccountCreationLog,
     AccountCreationRequest,
     AccountCreationTask,
+    RequestReuse,
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery
@@ -75,17 +82,44 @@ def _count(status: str) -> Count:
     return Count("tasks", filter=Q(tasks__status=status))
 
 
+def _reused(status: str | None = None) -> Coalesce:
+    """How many of the tasks this request reused (in ``status``): an index probe per request,
+    ignored once the request is cancelled."""
+    links = RequestReuse.objects.filter(request=OuterRef("pk"), request__cancelled_at__isnull=True)
+    if status is not None:
+        links = links.filter(task__status=status)
+    counted = links.order_by().values("request").annotate(n=Count("*")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def with_progress(queryset: QuerySet[AccountCreationRequest]) -> QuerySet[AccountCreationRequest]:
-    """Annotate each request with its task counts, derived ``derived_status`` and finish time."""
+    """Annotate each request with its task counts (own and reused), derived ``derived_status``
+    and last change."""
     attempted = AccountCreationLog.objects.filter(task__request_id=OuterRef("pk"))
+    attempted_reused = AccountCreationLog.objects.filter(
+        task__reused_by__request_id=OuterRef("pk"), task__reused_by__request__cancelled_at__isnull=True
+    )
+    reused_change = RequestReuse.objects.filter(
+        request=OuterRef("pk"), request__cancelled_at__isnull=True
+    ).order_by("-task__updated_at").values(
+        "task__updated_at"
+    )[:1]
     queryset = queryset.annotate(
-        n_total=Count("tasks"),
-        **{f"n_{status}": _count(status) for status in TaskStatus.values},
-        attempted=Exists(attempted),
-        last_change=Max("tasks__updated_at"),
+        own_total=Count("tasks"),
+        **{f"own_{status}": _count(status) for status in TaskStatus.values},
+        reused_total=_reused(),
+        **{f"reused_{status}": _reused(status) for status in TaskStatus.values},
+        attempted=Exists(attempted) | Exists(attempted_reused),
+        own_change=Max("tasks__updated_at"),
+        reused_change=Subquery(reused_change),
+    )
+    queryset = queryset.annotate(
+        n_total=F("own_total") + F("reused_total"),
+        **{f"n_{status}": F(f"own_{status}") + F(f"reused_{status}") for status in TaskStatus.values},
     )
     return queryset.annotate(
         derived_status=Case(
+            When(Q(n_total=0, cancelled_at__isnull=False), then=Value(RequestStatus.CANCELLED)),
             When(Q(n_total=0), then=Value(RequestStatus.COMPLETED)),
             When(Q(n_pending=0, n_processing=0) & (Q(n_failed__gt=0) | Q(n_blocked__gt=0)),
                  then=Value(RequestStatus.FAILED)),
@@ -134,7 +168,10 @@ def progress_of(request: Any) -> dict[str, int]:
 
 
 def completed_at_of(request: Any) -> Any:
-    return request.last_change if request.derived_status in RequestStatus.finished else None
+    if request.derived_status not in RequestStatus.finished:
+        return None
+    changes = [moment for moment in (request.own_change, request.reused_change) if moment is not None]
+    return max(changes, default=request.cancelled_at)
 
 
 def request_summary(request: Any) -> dict[str, Any]:

@@ -25,9 +25,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from account_creation.models import AccountCreationRequest, AccountCreationTask, TaskStatus
+from account_creation.account_types import registry
+from account_creation.models import AccountCreationRequest, AccountCreationTask, RequestReuse, TaskStatus
 from account_creation.request_selectors import iso, progress_of, with_progress
 from accountsync.errors import DomainError
 from accountsync.logging import kv
@@ -122,6 +124,8 @@ class RequestRef:
     origin_system: str
     business_key: str
     endpoint_id: int
+    # Whether it reused tasks of earlier requests: fixed at intake, with the request.
+    has_reuse: bool = False
 
 
 def requests_with_callbacks(request_ids: Iterable[int]) -> dict[int, RequestRef]:
@@ -129,10 +133,19 @@ def requests_with_callbacks(request_ids: Iterable[int]) -> dict[int, RequestRef]
     ids = {pk for pk in request_ids if pk is not None}
     if not ids:
         return {}
-    rows = AccountCreationRequest.objects.filter(pk__in=ids, client__api_client__callback__enabled=True).values_list(
-        "pk", "request_id", "origin_system", "business_key", "client__api_client__callback__id"
+    rows = (
+        AccountCreationRequest.objects.filter(pk__in=ids, client__api_client__callback__enabled=True)
+        .annotate(has_reuse=Exists(RequestReuse.objects.filter(request=OuterRef("pk"))))
+        .values_list("pk", "request_id", "origin_system", "business_key", "client__api_client__callback__id",
+                     "has_reuse")
     )
-    return {pk: RequestRef(request_id, origin, key, endpoint) for pk, request_id, origin, key, endpoint in rows}
+    return {pk: RequestRef(request_id, origin, key, endpoint, reuse)
+            for pk, request_id, origin, key, endpoint, reuse in rows}
+
+
+def callbacks_configured() -> bool:
+    """Whether any client has an enabled callback (then a finished task looks for its events)."""
+    return CallbackEndpoint.objects.filter(enabled=True).exists()
 
 
 def _person_event(ref: RequestRef, number: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -159,19 +172,45 @@ def _person_event(ref: RequestRef, number: str, rows: list[dict[str, Any]]) -> d
     }
 
 
+def people_of_tasks(tasks: Iterable[tuple[int, int, str]]) -> dict[int, set[str]]:
+    """``(task pk, request pk, employee number)`` of changed tasks → the people whose events may be
+    due, per request: each task's own request and every later request that reused it (one query)."""
+    people: dict[int, set[str]] = defaultdict(set)
+    numbers: dict[int, str] = {}
+    for task_pk, request_pk, number in tasks:
+        people[request_pk].add(number)
+        numbers[task_pk] = number
+    if numbers:
+        for task_pk, request_pk in RequestReuse.objects.filter(task_id__in=list(numbers)).values_list(
+            "task_id", "request_id"
+        ):
+            people[request_pk].add(numbers[task_pk])
+    return dict(people)
+
+
+_ROW_FIELDS = ("employee_number", "employee_name", "account_type", "status", "result", "last_error", "last_error_data")
+_OPEN = (TaskStatus.PENDING, TaskStatus.PROCESSING)
+
+
 def callback_events_emit(
-    *, people: dict[int, set[str]], now: datetime | None = None, known: dict[int, RequestRef] | None = None
+    *, people: dict[int, set[str]], now: datetime | None = None, known: dict[int, RequestRef | None] | None = None
 ) -> int:
     """Write the events these task changes cause (call inside the change's transaction).
 
     ``people`` maps request primary keys to the employee numbers whose tasks changed;
-    ``known`` (from the claim) spares the look-up of which requests want callbacks. Returns
-    how many events were written or already existed. A finished task costs two indexed
-    reads (the person's tasks in the request; whether the request has anything open left)
-    and, when an event is due, one insert.
+    ``known`` (from the claim) spares the look-up of which of them want callbacks (None: known
+    not to). A request's
+    person and progress count its own tasks and those it reused from earlier requests (as the
+    request resource does). Returns how many events were written or already existed. A
+    finished task costs two indexed reads (the person's tasks in the request; whether the
+    request has anything open left), two more for a request that reused tasks, and, when an
+    event is due, one insert.
     """
     now = now or timezone.now()
-    refs = known if known is not None else requests_with_callbacks(people)
+    known = known or {}
+    unknown = [pk for pk in people if pk not in known]
+    refs = {pk: ref for pk, ref in known.items() if ref is not None}
+    refs |= requests_with_callbacks(unknown) if unknown else {}
     wanted = {pk: ref for pk, ref in refs.items() if pk in people}
     if not wanted:
         return 0
@@ -180,19 +219,28 @@ def callback_events_emit(
     for row in (
         AccountCreationTask.objects.filter(request_id__in=list(wanted), employee_number__in=numbers)
         .order_by("sequence", "id")
-        .values("request_id", "employee_number", "employee_name", "account_type", "status", "result", "last_error",
-                "last_error_data")
+        .values("request_id", *_ROW_FIELDS)
     ):
         rows[(row["request_id"], row["employee_number"])].append(dict(row))
     still_open = set(
-        AccountCreationTask.objects.filter(
-            request_id__in=list(wanted), status__in=[TaskStatus.PENDING, TaskStatus.PROCESSING]
-        ).values_list("request_id", flat=True).distinct()
+        AccountCreationTask.objects.filter(request_id__in=list(wanted), status__in=_OPEN)
+        .values_list("request_id", flat=True).distinct()
     )
+    reusing = [pk for pk, ref in wanted.items() if ref.has_reuse]
+    if reusing:
+        reused = RequestReuse.objects.filter(request_id__in=reusing, request__cancelled_at__isnull=True)
+        for link in (
+            reused.filter(task__employee_number__in=numbers)
+            .order_by("task__sequence", "task_id")
+            .values("request_id", *(f"task__{name}" for name in _ROW_FIELDS))
+        ):
+            row = {name: link[f"task__{name}"] for name in _ROW_FIELDS}
+            rows[(link["request_id"], row["employee_number"])].append(row)
+        still_open |= set(reused.filter(task__status__in=_OPEN).values_list("request_id", flat=True).distinct())
     events: list[CallbackEvent] = []
     for pk, ref in wanted.items():
         for number in sorted(people[pk]):
-            tasks = rows.get((pk, number), [])
+            tasks = sorted(rows.get((pk, number), []), key=lambda row: registry.order(row["account_type"]))
             statuses = {row["status"] for row in tasks}
             if tasks and statuses == {TaskStatus.COMPLETED}:
                 kind = EventType.PERSON_COMPLETED

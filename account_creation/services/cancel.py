@@ -35,7 +35,7 @@ from account_creation.services.sql import write_transaction
 from accountsync.errors import ConflictError
 from accountsync.logging import kv
 from accountsync.messages import Message
-from callbacks.services import callback_events_emit
+from callbacks.services import callback_events_emit, people_of_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +80,14 @@ def request_cancel(
             )
         if current.cancelled_at is None:
             AccountCreationRequest.objects.filter(pk=request.pk).update(cancelled_at=now, cancelled_by=who[:150])
-        people = list(
-            AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE)
-            .values_list("employee_number", flat=True)
-            .distinct()
+        cancellable = list(
+            AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE).values_list(
+                "pk", "employee_number"
+            )
         )
+        people = sorted({number for _, number in cancellable})
+        task_ids = [pk for pk, _ in cancellable]
         said = cancelled_message(actor)
-        task_ids = list(
-            AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE).values_list("pk", flat=True)
-        )
         cancelled = AccountCreationTask.objects.filter(pk__in=task_ids, status__in=CANCELLABLE).update(
             status=TaskStatus.CANCELLED,
             next_attempt_at=None,
@@ -99,7 +98,10 @@ def request_cancel(
         )
         released = _release_unused_addresses(people)
         request_cancelled_record(user_id=user_id, request=request, task_ids=task_ids, via=via)
-        callback_events_emit(people={request.pk: set(people)}, now=now)
+        # The request's own events, and those of later requests that reused a cancelled task.
+        affected = people_of_tasks((pk, request.pk, number) for pk, number in cancellable)
+        affected.setdefault(request.pk, set())
+        callback_events_emit(people=affected, now=now)
     logger.info(
         "request cancelled %s",
         kv(request_id=request.request_id, actor=who, cancelled=cancelled, addresses_released=released),

@@ -26,6 +26,7 @@ from account_creation.models import (
     PRIORITY_BY_NAME,
     AccountCreationRequest,
     AccountCreationTask,
+    RequestReuse,
 )
 from accountsync.errors import ConflictError, IntakeRejected
 from accountsync.logging import kv
@@ -340,6 +341,9 @@ def _accept(
         for task in new_tasks:
             task.request = request
         _insert_tasks(new_tasks)
+        reused = [task for task, created in planned if not created]
+        if reused:
+            _link_reused(request, reused)
 
     logger.info(
         "request accepted %s",
@@ -355,6 +359,23 @@ def _accept(
     return IntakeResult(
         tasks=planned, errors=error_dicts, warnings=warning_dicts, request=request
     )
+
+
+def _link_reused(request: AccountCreationRequest, reused: list[AccountCreationTask]) -> None:
+    """Record the earlier requests' tasks this one reuses: its status, progress and callbacks
+    count them. A reused task may already be final (completed, or blocked), so the person's or
+    the request's events can be due now, in this transaction."""
+    # Imported here: callbacks reads requests through request_selectors, which uses this module.
+    from callbacks.services import callback_events_emit
+
+    # Lock the reused tasks until this commits (a no-op on SQLite, whose writer lock serialises):
+    # a runner finishing one meanwhile then sees this request's link and writes its events, or
+    # finishes first and this emit sees the task final — never neither.
+    list(AccountCreationTask.objects.select_for_update().filter(pk__in=[task.pk for task in reused]).values("pk"))
+    RequestReuse.objects.bulk_create(
+        [RequestReuse(request=request, task=task) for task in reused], ignore_conflicts=True
+    )
+    callback_events_emit(people={request.pk: {task.employee_number for task in reused}})
 
 
 def _issue_order(issue: IntakeIssue) -> tuple[int, str]:

@@ -26,7 +26,7 @@ import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,7 +48,13 @@ from accountsync.errors import ConnectorError
 from accountsync.logging import kv
 from accountsync.messages import Message
 from accountsync.redaction import redact_text, stored_details
-from callbacks.services import RequestRef, callback_events_emit, requests_with_callbacks
+from callbacks.services import (
+    RequestRef,
+    callback_events_emit,
+    callbacks_configured,
+    people_of_tasks,
+    requests_with_callbacks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +69,9 @@ class Claim:
     started: float = 0.0  # monotonic time the attempt itself began (after waiting in its batch)
     # Set when its request's client has a callback: its outcome writes callback events.
     notify: RequestRef | None = None
+    # Some client has a callback: the outcome also looks for later requests that reused the
+    # task (or whose dependents it blocks) and writes their events.
+    callbacks: bool = False
     probe: bool = False  # the quarantine probe of its system
 
     def __post_init__(self) -> None:
@@ -140,11 +149,12 @@ def task_claim_batch(
             )
         AccountCreationLog.objects.bulk_create(logs)
         notify = requests_with_callbacks(task.request_id for task in tasks)
+        callbacks = bool(notify) or callbacks_configured()
     started = time.monotonic()
     return [
         Claim(
             task=log.task, log_id=log.pk, attempt=log.execution_attempt, claimed_at=started,
-            notify=notify.get(log.task.request_id), probe=probe,
+            notify=notify.get(log.task.request_id), callbacks=callbacks, probe=probe,
         )
         for log in logs
     ]
@@ -166,18 +176,24 @@ def _text(msg: Message) -> str:
     return msg.render(settings.LANGUAGE_CODE)
 
 
-def _block_dependents(task: AccountCreationTask, reason: Message, now: datetime) -> Counter[str]:
-    """Block the person's pending dependents; returns how many, per account type."""
+def _block_dependents(
+    task: AccountCreationTask, reason: Message, now: datetime, touched: list[tuple[int, int, str]] | None = None
+) -> Counter[str]:
+    """Block the person's pending dependents (in any request); returns how many, per account
+    type, and adds each blocked task to ``touched`` (its events may be due)."""
     dependents = registry.dependents_of(task.account_type)
     if not dependents:
         return Counter()
-    waiting = dict(
+    rows = list(
         AccountCreationTask.objects.filter(
             employee_number=task.employee_number, account_type__in=dependents, status=TaskStatus.PENDING
-        ).values_list("pk", "account_type")
+        ).values_list("pk", "account_type", "request_id")
     )
-    if not waiting:
+    if not rows:
         return Counter()
+    waiting = {pk: account_type for pk, account_type, _ in rows}
+    if touched is not None:
+        touched += [(pk, request_pk, task.employee_number) for pk, _, request_pk in rows]
     blocked = message("task.blocked", system=registry.get(task.account_type).label, task=task.pk, reason=reason)
     AccountCreationTask.objects.filter(pk__in=list(waiting), status=TaskStatus.PENDING).update(
         status=TaskStatus.BLOCKED,
@@ -306,7 +322,7 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
     now = timezone.now()
     # The one-statement path has no room for the callback outbox: a task whose request
     # wants callbacks takes the transaction below, which writes its events with it.
-    if connection.vendor == "postgresql" and connection.get_autocommit() and not claim.notify:
+    if connection.vendor == "postgresql" and connection.get_autocommit() and not claim.callbacks:
         return _finish_success_postgres(claim, runner_id, result, now)
     with write_transaction(wait_for_flush=False):
         updated = _fenced_update(
@@ -334,11 +350,17 @@ def task_finish_success(*, claim: Claim, runner_id: str, result: AccountResult) 
             return Outcome("dropped")
         _finish_log(claim, now, outcome=AttemptOutcome.SUCCEEDED, error_message="", error_data=None)
         released = _release_dependents(task, now)
-        if claim.notify:
-            callback_events_emit(
-                people={task.request_id: {task.employee_number}}, now=now, known={task.request_id: claim.notify}
-            )
+        if claim.callbacks:
+            _emit_events(claim, now)
     return Outcome("completed", released=released)
+
+
+def _emit_events(claim: Claim, now: datetime, touched: Sequence[tuple[int, int, str]] = ()) -> None:
+    """The outbox for a finished task: its own request's events, those of later requests that
+    reused it, and those of requests whose tasks it blocked (inside the change's transaction)."""
+    task = claim.task
+    people = people_of_tasks([(task.pk, task.request_id, task.employee_number), *touched])
+    callback_events_emit(people=people, now=now, known={task.request_id: claim.notify})
 
 
 def task_finish_failure(
@@ -447,11 +469,10 @@ def task_finish_failure(
             error_details=details,
             traceback=redact_text(tb),
         )
-        blocked = _block_dependents(task, said, now) if kind == "failed" else Counter()
-        if claim.notify and kind in ("failed", "cancelled"):
-            callback_events_emit(
-                people={task.request_id: {task.employee_number}}, now=now, known={task.request_id: claim.notify}
-            )
+        touched: list[tuple[int, int, str]] = []
+        blocked = _block_dependents(task, said, now, touched) if kind == "failed" else Counter()
+        if claim.callbacks and kind in ("failed", "cancelled"):
+            _emit_events(claim, now, touched)
     return Outcome(kind, blocked=blocked, message=_text(said))
 
 
@@ -501,6 +522,7 @@ def task_recover_expired_leases(*, now: datetime | None = None) -> Recovery:
         )
         cancel_if_request_cancelled(task_ids=retry_ids)
         reason = message("task.lease_expired_last_attempt")
+        touched: list[tuple[int, int, str]] = []
         for task in fail_tasks:
             gave_up = message("task.gave_up", reason=reason, attempts=counts.get(task.pk, 0) - task.attempt_base,
 )
@@ -513,12 +535,10 @@ def task_recover_expired_leases(*, now: datetime | None = None) -> Recovery:
                 last_error_data=gave_up.as_stored(),
                 updated_at=now,
             )
-            recovery.blocked += _block_dependents(task, gave_up, now)
+            recovery.blocked += _block_dependents(task, gave_up, now, touched)
         if fail_tasks or retry_ids:
-            changed: dict[int, set[str]] = {}
-            for task in tasks:
-                changed.setdefault(task.request_id, set()).add(task.employee_number)
-            callback_events_emit(people=changed, now=now)
+            changed = [(task.pk, task.request_id, task.employee_number) for task in tasks]
+            callback_events_emit(people=people_of_tasks(changed + touched), now=now)
     recovery.recovered, recovery.failed = len(tasks), len(fail_tasks)
     logger.warning(
         "leases recovered %s", kv(count=len(tasks), failed=len(fail_tasks), blocked=recovery.blocked.total())
