@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accountsync.messages import CATALOG, Message, register
 
@@ -312,6 +313,21 @@ REQUESTS = {
     "ondemand.no_employee": _("Give an employee number to run."),
 }
 
+# What a connector was doing when a downstream system answered (%(action)s in the messages
+# above). The context keeps these short words apart from the same English words elsewhere.
+ACTIONS = {
+    "action.create": pgettext_lazy("connector action", "create"),
+    "action.token": pgettext_lazy("connector action", "token"),
+    "action.look_up": pgettext_lazy("connector action", "look-up"),
+    "action.enable_mailbox": pgettext_lazy("connector action", "enable mailbox"),
+}
+
+# Why a downstream system is quarantined, when it is more than the connector's message
+# (``DownstreamSystem.reason_data``; a credentials or TLS/DNS fault stores the connector's own).
+HEALTH = {
+    "health.transport_run": _("%(failures)s failures in a row without a usable answer (last: %(reason)s)"),
+}
+
 # Why an engine run stopped claiming. ``EngineRun.stop_reason`` stores the short code (the part
 # after "stop."), its parameters as a query string: ``drained``, ``max_tasks?limit=50``.
 STOP_REASONS = {
@@ -330,11 +346,20 @@ register(STATUSES)
 register(ENGINE)
 register(PREPARE)
 register(CONNECTORS)
+register(ACTIONS)
+register(HEALTH)
 
 
 def message(code: str, /, **params: Any) -> Message:
     """A message of this catalog (raises KeyError for an unknown code)."""
     return Message.of(code, **params)
+
+
+def action(name: str) -> Message | str:
+    """A connector's action (``create``, ``token``, ``look-up``, ``enable mailbox``) as a message
+    parameter, so it reads in the reader's language; an unknown name stays as it is."""
+    code = "action." + name.replace("-", "_").replace(" ", "_")
+    return Message.of(code) if code in CATALOG else name
 
 
 def stop_reason(code: str, /, **params: Any) -> str:

@@ -384,7 +384,13 @@ class DownstreamSystem(models.Model):
     name = models.CharField(_("system"), max_length=16, primary_key=True, help_text=_("The account type."))
     state = models.CharField(_("state"), max_length=16, choices=SystemState.choices, default=SystemState.OK)
     reason_code = models.CharField(_("reason code"), max_length=32, blank=True)
-    reason = models.TextField(_("reason"), blank=True, help_text=_("Why it is quarantined (redacted answer)."))
+    reason = models.TextField(
+        _("reason"), blank=True, help_text=_("Why it is quarantined (redacted answer), as text in LANGUAGE_CODE.")
+    )
+    # The same reason as code and parameters (accountsync/messages.py), rendered in the reader's language.
+    reason_data = models.JSONField(
+        _("reason data"), null=True, blank=True, help_text=_("reason as code and parameters.")
+    )
     since = models.DateTimeField(_("since"), null=True, blank=True)
     next_probe_at = models.DateTimeField(_("next probe at"), null=True, blank=True)
     probe_by = models.CharField(_("probe by"), max_length=100, blank=True)

@@ -110,6 +110,13 @@ def systems_list() -> list[DownstreamSystem]:
     return [rows.get(value) or DownstreamSystem(name=value) for value in registry.values()]
 
 
+def system_reason(system: DownstreamSystem) -> str:
+    """Why a system is quarantined, in the active language (the caller's Accept-Language, the
+    dashboard's browser language, or LANGUAGE_CODE); a row written before reasons were stored
+    as codes shows its stored text."""
+    return render_stored(system.reason_data, system.reason)
+
+
 def waiting_counts(*, caller: Access | None = None) -> dict[str, int]:
     """Pending tasks per system that a quarantine holds back (the caller's origin systems only)."""
     queryset = AccountCreationTask.objects.filter(status=TaskStatus.PENDING).filter(_quarantined())

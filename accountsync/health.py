@@ -63,13 +63,14 @@ def _health() -> tuple[dict[str, Any], int]:
                 _("%(system)s is not configured (set %(missing)s); its tasks wait.")
                 % {"system": system, "missing": ", ".join(info["missing"])}
             )
-    from account_creation.selectors import systems_list
+    from account_creation.selectors import system_reason, systems_list
 
     for row in systems_list():
         info = body["systems"].setdefault(row.name, {"configured": True})
         info["state"] = row.state
         if row.state == "quarantined":
-            info.update(reason=row.reason, since=row.since, next_probe_at=row.next_probe_at)
+            reason = system_reason(row)
+            info.update(reason=reason, since=row.since, next_probe_at=row.next_probe_at)
             body["warnings"].append(
                 _(
                     "%(system)s is quarantined since %(since)s (%(reason)s); its tasks wait without spending "
@@ -79,7 +80,7 @@ def _health() -> tuple[dict[str, Any], int]:
                 % {
                     "system": row.name,
                     "since": format_datetime(row.since) if row.since else "-",
-                    "reason": row.reason or row.reason_code,
+                    "reason": reason or row.reason_code,
                 }
             )
     body["account_creation_enabled"] = settings.ACCOUNT_CREATION_ENABLED

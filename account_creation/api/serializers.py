@@ -420,7 +420,9 @@ class DownstreamSystemSerializer(serializers.Serializer):
 
     name = serializers.CharField()
     state = serializers.ChoiceField(choices=["ok", "quarantined"])
-    reason = serializers.CharField(allow_blank=True, help_text="Why it is quarantined; empty when ok.")
+    reason = serializers.CharField(
+        allow_blank=True, help_text="Why it is quarantined, in the caller's Accept-Language; empty when ok."
+    )
     since = serializers.DateTimeField(allow_null=True, help_text="When the quarantine began.")
     nextProbeAt = serializers.DateTimeField(  # noqa: N815 - wire name
         source="next_probe_at", allow_null=True, help_text="When one task will try the system again."

@@ -16,7 +16,7 @@ from account_creation.account_types import registry
 from account_creation.api.schema import ErrorDocumentingAutoSchema
 from account_creation.api.serializers import DownstreamSystemSerializer
 from account_creation.models import DownstreamSystem, SystemState
-from account_creation.selectors import systems_list, waiting_counts
+from account_creation.selectors import system_reason, systems_list, waiting_counts
 from account_creation.services.health import system_release, systems_ensure
 from account_creation.services.ratelimit import configured_limit
 from api_clients.access import Access, access_of
@@ -39,7 +39,7 @@ def system_views(*, caller: Access) -> list[dict[str, Any]]:
         {
             "name": system.name,
             "state": system.state,
-            "reason": system.reason,
+            "reason": system_reason(system),
             "since": system.since,
             "next_probe_at": system.next_probe_at,
             "waiting_tasks": counts.get(system.name, 0),

@@ -29,6 +29,7 @@ from urllib3.exceptions import NameResolutionError
 
 from account_creation import countries
 from account_creation.connectors.base import Person, ProvisioningRequest
+from account_creation.messages import action as action_said
 from account_creation.messages import message
 from accountsync.errors import Fault, PermanentError, RetryableError
 from accountsync.logging import kv
@@ -238,7 +239,7 @@ def post_json(
         sent = not isinstance(exc, requests.ConnectTimeout)
         logger.warning(kv(event="http_timeout", system=system, action=action, sent=sent))
         raise RetryableError(
-            message("http.timeout_sent" if sent else "http.timeout_not_sent", system=system, action=action,
+            message("http.timeout_sent" if sent else "http.timeout_not_sent", system=system, action=action_said(action),
                     seconds=f"{http_timeout()[1 if sent else 0]:g}"),
             details={"error": type(exc).__name__, "maybe_applied": sent, **extra}, fault=Fault.TRANSPORT,
         ) from None
@@ -247,7 +248,7 @@ def post_json(
         unreachable = _unreachable(exc)
         raise RetryableError(
             message("http.unreachable_config" if unreachable else "http.unreachable", system=system,
-                    action=action, detail=f"{type(exc).__name__}: {safe_text(exc, 200)}"),
+                    action=action_said(action), detail=f"{type(exc).__name__}: {safe_text(exc, 200)}"),
             details={"error": type(exc).__name__, "maybe_applied": not unreachable, **extra},
             fault=Fault.UNREACHABLE if unreachable else Fault.TRANSPORT,
         ) from None
@@ -262,13 +263,13 @@ def post_json(
                    code=answer.code or "-", ms=elapsed_ms))
     if answer.status == 429:
         raise RetryableError(
-            message("http.rate_limited", system=system, action=action),
+            message("http.rate_limited", system=system, action=action_said(action)),
             details=answer.details(**extra), fault=Fault.RATE_LIMITED,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     if answer.status >= 500:
         raise RetryableError(
-            message("http.server_error", system=system, action=action, status=answer.status,
+            message("http.server_error", system=system, action=action_said(action), status=answer.status,
                     detail=f" ({answer.message})" if answer.message else ""),
             details=answer.details(maybe_applied=True, **extra), fault=Fault.TRANSPORT,
         )
@@ -306,7 +307,8 @@ def malformed(answer: Answer, *, system: str, action: str, request_details: Any 
     """The error for a body that is not the JSON object the contract promises."""
     extra = {"request": request_details} if request_details is not None else {}
     return RetryableError(
-        message("http.malformed", system=system, action=action, status=answer.status, excerpt=answer.excerpt[:80]),
+        message("http.malformed", system=system, action=action_said(action), status=answer.status,
+                excerpt=answer.excerpt[:80]),
         details=answer.details(maybe_applied=True, **extra),
     )
 

@@ -31,6 +31,7 @@ from account_creation.connectors.http import (
     token_lifetime,
 )
 from account_creation.connectors.ownership import OwnershipConflict, collision, owner_conflict
+from account_creation.messages import action as action_said
 from account_creation.messages import message
 from accountsync.errors import ConfigurationMissing, ConnectorError, Fault, PermanentError, RetryableError
 from accountsync.logging import kv
@@ -112,14 +113,17 @@ class WelinkConnector:
             self.session, self.base_url + path, payload, tokens=self.tokens,
             header="x-wlk-Authorization", headers={"Content-Type": "application/json", "Accept-Charset": "UTF-8"},
             system=SYSTEM, action=action, request_details=request_details, on_rejected=rejected,
-            rejected_again=message("welink.token_rejected_again", action=action),
+            rejected_again=message("welink.token_rejected_again", action=action_said(action)),
             is_rejected=_token_rejected, require_json=True,
         )
 
     def _classify(self, answer: Answer, *, action: str, request_details: Any) -> ConnectorError:
         code = answer.code
         details = answer.details(request=request_details)
-        said = {"action": action, "code": code or "-", "detail": f": {answer.message}" if answer.message else ""}
+        said = {
+            "action": action_said(action), "code": code or "-",
+            "detail": f": {answer.message}" if answer.message else "",
+        }
         if code == RATE_LIMITED:
             return RetryableError(message("welink.rate_limited", **said), details=details, fault=Fault.RATE_LIMITED)
         if code in SYSTEM_CODES:

@@ -48,6 +48,7 @@ from account_creation.services.sql import use_async_commits
 from account_creation.services.waiting import tasks_release_waiting
 from accountsync.errors import ConfigurationMissing, ConnectorError, Fault
 from accountsync.logging import kv
+from accountsync.messages import Message
 from callbacks.delivery import DeliverySummary, callbacks_deliver
 
 logger = logging.getLogger(__name__)
@@ -349,7 +350,8 @@ class AccountCreationService:
         """
         system = claim.task.account_type
         fault = error.fault if isinstance(error, ConnectorError) else Fault.TASK
-        message = error.message if isinstance(error, ConnectorError) else type(error).__name__
+        # The reason a quarantine stores: the connector's message as code and parameters.
+        message = error.msg if isinstance(error, ConnectorError) else Message.text(type(error).__name__)
         if fault == Fault.RATE_LIMITED:
             self.gate.refused(system, retry_after=error.retry_after if isinstance(error, ConnectorError) else None)
             retry_after = error.retry_after if isinstance(error, ConnectorError) else None

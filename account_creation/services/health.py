@@ -14,6 +14,10 @@ quarantine; a circuit breaker in resilience libraries):
   the quarantine for everyone (:func:`system_release`), a system-wide failure extends it;
 * an operator may end it at once: ``POST /account-creation/systems/{name}/release/``.
 
+The reason is stored as a message code and parameters (``reason_data``: the connector's own
+message, or ``health.transport_run`` around the last one) and rendered in each reader's
+language; ``reason`` keeps its text in LANGUAGE_CODE for readers of the text.
+
 Each runner keeps a :class:`HealthView` of the rows, read again at every claim, so the
 per-task path costs no query.
 """
@@ -24,14 +28,17 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from account_creation.account_types import registry
+from account_creation.messages import message
 from account_creation.models import DownstreamSystem, SystemState
 from accountsync.logging import kv
+from accountsync.messages import Message
 from accountsync.redaction import redact_text
 
 logger = logging.getLogger(__name__)
@@ -51,13 +58,32 @@ def _probe_delay() -> timedelta:
     return timedelta(seconds=settings.ACCOUNT_CREATION_QUARANTINE_PROBE_SECONDS)
 
 
-def system_quarantine(*, name: str, reason_code: str, reason: str, now: datetime | None = None) -> bool:
-    """Put ``name`` in quarantine; False when it was quarantined already (nothing changes)."""
+def _bounded(text: str) -> str:
+    return redact_text(text)[:REASON_CHARS]
+
+
+def _reason_values(reason: str | Message) -> dict[str, Any]:
+    """``reason`` and ``reason_data`` of a row: the message as code and parameters (rendered in each
+    reader's language; a downstream system's own words stay a parameter, redacted and bounded) and
+    its text in LANGUAGE_CODE for readers of the text. A plain text is stored as text only."""
+    if not isinstance(reason, Message):
+        return {"reason": _bounded(reason), "reason_data": None}
+    said = reason.map_text(_bounded)
+    return {"reason": _bounded(said.render(settings.LANGUAGE_CODE)), "reason_data": said.as_stored()}
+
+
+def system_quarantine(
+    *, name: str, reason_code: str, reason: str | Message, now: datetime | None = None
+) -> bool:
+    """Put ``name`` in quarantine; False when it was quarantined already (nothing changes).
+
+    ``reason`` is a :class:`Message` (the connector's, or ``health.transport_run``), or a plain text.
+    """
     now = now or timezone.now()
     entered = DownstreamSystem.objects.filter(name=name, state=SystemState.OK).update(
         state=SystemState.QUARANTINED,
         reason_code=reason_code[:32],
-        reason=redact_text(reason)[:REASON_CHARS],
+        **_reason_values(reason),
         since=now,
         next_probe_at=now + _probe_delay(),
         probe_by="",
@@ -70,7 +96,7 @@ def system_quarantine(*, name: str, reason_code: str, reason: str, now: datetime
     return bool(entered)
 
 
-def system_record_transport_failure(*, name: str, reason: str) -> bool:
+def system_record_transport_failure(*, name: str, reason: str | Message) -> bool:
     """Count one more transport failure or 5xx in a row; True when it put the system in quarantine."""
     DownstreamSystem.objects.filter(name=name, state=SystemState.OK).update(
         consecutive_failures=F("consecutive_failures") + 1
@@ -80,7 +106,8 @@ def system_record_transport_failure(*, name: str, reason: str) -> bool:
         return system_quarantine(
             name=name,
             reason_code="transport",
-            reason=f"{failures} failures in a row without an answer (last: {reason})",
+            reason=message("health.transport_run", failures=failures,
+                           reason=reason if isinstance(reason, Message) else Message.text(reason)),
         )
     return False
 
@@ -100,7 +127,7 @@ def system_take_probe(*, name: str, runner_id: str, now: datetime | None = None)
     )
 
 
-def system_probe_failed(*, name: str, reason: str, again_now: bool = False) -> None:
+def system_probe_failed(*, name: str, reason: str | Message, again_now: bool = False) -> None:
     """The probe met the same kind of failure: the quarantine goes on until the next probe.
 
     ``again_now``: the probe task never reached the system (it waits for configuration), so
@@ -109,7 +136,7 @@ def system_probe_failed(*, name: str, reason: str, again_now: bool = False) -> N
     now = timezone.now()
     values: dict[str, object] = {"next_probe_at": now if again_now else now + _probe_delay(), "probe_by": ""}
     if reason:
-        values["reason"] = redact_text(reason)[:REASON_CHARS]
+        values.update(_reason_values(reason))
     DownstreamSystem.objects.filter(name=name, state=SystemState.QUARANTINED).update(updated_at=now, **values)
     if not again_now:
         logger.warning("quarantine probe failed %s", kv(system=name))
@@ -122,6 +149,7 @@ def system_release(*, name: str, by: str) -> bool:
         state=SystemState.OK,
         reason_code="",
         reason="",
+        reason_data=None,
         since=None,
         next_probe_at=None,
         probe_by="",
@@ -168,11 +196,11 @@ class HealthView:
             if self.quarantined(name) and (self._rows[name].next_probe_at or now) <= now
         ]
 
-    def quarantine(self, name: str, reason_code: str, reason: str) -> None:
+    def quarantine(self, name: str, reason_code: str, reason: str | Message) -> None:
         system_quarantine(name=name, reason_code=reason_code, reason=reason)
         self._set(name, SystemState.QUARANTINED)
 
-    def transport_failure(self, name: str, reason: str) -> bool:
+    def transport_failure(self, name: str, reason: str | Message) -> bool:
         """Count the failure; True when the system is (now) quarantined."""
         if self.quarantined(name):
             return True
@@ -190,7 +218,7 @@ class HealthView:
             system_record_success(name=name)
             row.consecutive_failures = 0
 
-    def probe_failed(self, name: str, reason: str, *, again_now: bool = False) -> None:
+    def probe_failed(self, name: str, reason: str | Message, *, again_now: bool = False) -> None:
         system_probe_failed(name=name, reason=reason, again_now=again_now)
 
     def release(self, name: str, by: str) -> None:

@@ -66,7 +66,8 @@ class PersonRunReport:
             if quarantine is not None:
                 return message(
                     "ondemand.quarantined", system=task.account_type, since=quarantine.since or now,
-                    reason=quarantine.reason or quarantine.reason_code, probe=quarantine.next_probe_at or now,
+                    reason=Message.from_stored(quarantine.reason_data, quarantine.reason or quarantine.reason_code),
+                    probe=quarantine.next_probe_at or now,
                 )
             if task.account_type in self.unconfigured:
                 return message("ondemand.unconfigured", missing=", ".join(self.unconfigured[task.account_type]))

@@ -4,6 +4,7 @@ probes and releases, rate-limited answers. Real API, engine, connectors and HTTP
 from __future__ import annotations
 
 import io
+import re
 import time
 from typing import Any
 
@@ -90,6 +91,15 @@ def test_a_wrong_welink_secret_quarantines_welink_and_the_probe_completes_all_af
     welink = systems(api_client)["welink"]
     assert welink["state"] == "quarantined"
     assert "WELINK_CLIENT_SECRET" in welink["reason"]
+    assert welink["reason"].startswith("WeLink refused the client credentials")
+    # The same stored reason in Chinese for a Chinese reader (API and /healthz).
+    chinese = api_client.get("/account-creation/systems/", HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    (reason_zh,) = [item["reason"] for item in chinese if item["name"] == "welink"]
+    assert reason_zh.startswith("WeLink 拒绝了客户端凭据")
+    assert "请检查 WELINK_CLIENT_ID 和 WELINK_CLIENT_SECRET" in reason_zh
+    health_zh = api_client.get("/healthz", HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert health_zh["systems"]["welink"]["reason"] == reason_zh
+    assert any(reason_zh in warning for warning in health_zh["warnings"])
     assert "rotated-but-not-updated" not in str(systems(api_client))
     assert welink["since"]
     assert welink["nextProbeAt"]
@@ -117,7 +127,14 @@ def test_a_503_outage_quarantines_after_the_threshold_and_a_release_resumes(
     submit(people(10, start=7200))
     set_faults(sandbox, error_rate=1.0, systems=["welink"])
     run_times(4, concurrency=2)  # not "until quiet": quarantined tasks wait on purpose
-    assert systems(api_client)["welink"]["state"] == "quarantined"
+    welink = systems(api_client)["welink"]
+    assert welink["state"] == "quarantined"
+    assert re.match(r"\d+ failures in a row without a usable answer \(last: WeLink .*HTTP 503", welink["reason"])
+    chinese = api_client.get("/account-creation/systems/", HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    (reason_zh,) = [item["reason"] for item in chinese if item["name"] == "welink"]
+    assert re.match(r"连续 \d+ 次失败，未得到可用的应答（最后一次：WeLink .*HTTP 503", reason_zh), reason_zh
+    health_zh = api_client.get("/healthz", HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert health_zh["systems"]["welink"]["reason"] == reason_zh
     spent = sum(task.logs.count() - task.attempt_base for task in tasks_of("welink"))
     assert spent <= 3  # the failures before the threshold; none after
     assert {task.status for task in tasks_of("welink")} == {TaskStatus.PENDING}

@@ -20,7 +20,7 @@ from account_creation.account_types import registry
 from account_creation.connectors import configure_pool, missing_configuration
 from account_creation.messages import message, stop_reason_text
 from account_creation.models import AccountCreationTask, SystemState, TaskStatus
-from account_creation.selectors import eligible_tasks, systems_list, waiting_counts
+from account_creation.selectors import eligible_tasks, system_reason, systems_list, waiting_counts
 from account_creation.services.engine import AccountCreationService, RunSummary
 from account_creation.services.health import system_release
 from account_creation.services.on_demand import person_run_now
@@ -264,7 +264,7 @@ class Command(BaseCommand):
                         "count": counts.get(system.name, 0),
                         "system": system.name,
                         "since": _when(system.since),
-                        "reason": system.reason or system.reason_code,
+                        "reason": system_reason(system) or system.reason_code,
                         "probe": _when(system.next_probe_at),
                     }
                 )

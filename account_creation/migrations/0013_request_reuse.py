@@ -23,7 +23,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('account_creation', '0011_field_labels'),
+        ('account_creation', '0012_quarantine_reason_data'),
     ]
 
     operations = [
