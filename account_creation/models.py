@@ -93,6 +93,9 @@ class AccountCreationRequest(models.Model):
     )
     user_count = models.PositiveIntegerField(_("user count"), default=0)
     accepted_count = models.PositiveIntegerField(_("accepted count"), default=0)
+    reused_tasks = models.PositiveIntegerField(
+        _("reused tasks"), default=0, help_text=_("Tasks of earlier requests this one reused (fixed at intake).")
+    )
     errors = models.JSONField(_("errors"), default=list, blank=True)
     warnings = models.JSONField(_("warnings"), default=list, blank=True)
     client = models.ForeignKey(

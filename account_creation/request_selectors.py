@@ -29,10 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
+    DateTimeField,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -82,14 +85,30 @@ def _count(status: str) -> Count:
     return Count("tasks", filter=Q(tasks__status=status))
 
 
-def _reused(status: str | None = None) -> Coalesce:
-    """How many of the tasks this request reused (in ``status``): an index probe per request,
-    ignored once the request is cancelled."""
+class _PerRequest(ExpressionWrapper):
+    """An expression over the request row alone (its columns and subqueries keyed by its pk):
+    kept out of the GROUP BY, so it is computed once per request after the tasks are counted,
+    not once per task row (PostgreSQL evaluates grouped subqueries per input row)."""
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []
+
+
+def _if_reused(expression: Any) -> _PerRequest:
+    """``expression`` for a request that reused tasks (``reused_tasks``, fixed at intake), else 0:
+    the subqueries never run for the great majority that reused nothing."""
+    return _PerRequest(
+        Case(When(reused_tasks__gt=0, then=expression), default=Value(0)), output_field=IntegerField()
+    )
+
+
+def _reused(status: str | None = None) -> _PerRequest:
+    """How many of the tasks this request reused (in ``status``); none once it is cancelled."""
     links = RequestReuse.objects.filter(request=OuterRef("pk"), request__cancelled_at__isnull=True)
     if status is not None:
         links = links.filter(task__status=status)
     counted = links.order_by().values("request").annotate(n=Count("*")).values("n")[:1]
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+    return _if_reused(Coalesce(Subquery(counted, output_field=IntegerField()), 0))
 
 
 def with_progress(queryset: QuerySet[AccountCreationRequest]) -> QuerySet[AccountCreationRequest]:
@@ -101,17 +120,21 @@ def with_progress(queryset: QuerySet[AccountCreationRequest]) -> QuerySet[Accoun
     )
     reused_change = RequestReuse.objects.filter(
         request=OuterRef("pk"), request__cancelled_at__isnull=True
-    ).order_by("-task__updated_at").values(
-        "task__updated_at"
-    )[:1]
+    ).order_by("-task__updated_at").values("task__updated_at")[:1]
     queryset = queryset.annotate(
         own_total=Count("tasks"),
         **{f"own_{status}": _count(status) for status in TaskStatus.values},
         reused_total=_reused(),
         **{f"reused_{status}": _reused(status) for status in TaskStatus.values},
-        attempted=Exists(attempted) | Exists(attempted_reused),
+        attempted=_PerRequest(
+            Exists(attempted) | Case(When(reused_tasks__gt=0, then=Exists(attempted_reused)), default=Value(False)),
+            output_field=BooleanField(),
+        ),
         own_change=Max("tasks__updated_at"),
-        reused_change=Subquery(reused_change),
+        reused_change=_PerRequest(
+            Case(When(reused_tasks__gt=0, then=Subquery(reused_change)), default=None),
+            output_field=DateTimeField(),
+        ),
     )
     queryset = queryset.annotate(
         n_total=F("own_total") + F("reused_total"),

@@ -1,4 +1,6 @@
 
+from collections import Counter
+
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -14,10 +16,14 @@ def backfill(apps, schema_editor):
             if isinstance(warning, dict) and isinstance(warning.get("reusedTaskId"), int):
                 links.append((pk, warning["reusedTaskId"]))
     existing = set(Task.objects.filter(pk__in={task for _, task in links}).values_list("pk", flat=True))
+    kept = {(request, task) for request, task in links if task in existing}
     RequestReuse.objects.bulk_create(
-        [RequestReuse(request_id=request, task_id=task) for request, task in set(links) if task in existing],
+        [RequestReuse(request_id=request, task_id=task) for request, task in kept],
         batch_size=1000, ignore_conflicts=True,
     )
+    per_request = Counter(request for request, _ in kept)
+    for request, count in per_request.items():
+        Request.objects.filter(pk=request).update(reused_tasks=count)
 
 
 class Migration(migrations.Migration):
@@ -40,6 +46,11 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['task'], name='reuse_task_idx')],
                 'constraints': [models.UniqueConstraint(fields=('request', 'task'), name='uniq_reuse_request_task')],
             },
+        ),
+        migrations.AddField(
+            model_name='accountcreationrequest',
+            name='reused_tasks',
+            field=models.PositiveIntegerField(default=0, help_text='Tasks of earlier requests this one reused (fixed at intake).', verbose_name='reused tasks'),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

@@ -333,6 +333,7 @@ def _accept(
             # People, not error entries: one rejected person may have several field errors.
             user_count=len(users) + len({issue.index for issue in rejected}),
             accepted_count=accepted_users,
+            reused_tasks=sum(1 for _, created in planned if not created),
             errors=[issue.as_stored_dict() for issue in ordered_errors],
             warnings=[issue.as_stored_dict() for issue in warnings],
             client=client if getattr(client, "pk", None) else None,
