@@ -178,7 +178,9 @@ def _block_dependents(task: AccountCreationTask, reason: Message, now: datetime)
     )
     if not waiting:
         return Counter()
-    blocked = message("task.blocked", system=registry.get(task.account_type).label, task=task.pk, reason=reason)
+    blocked = message(
+        "task.blocked", system=registry.get(task.account_type).label_param(), task=task.pk, reason=reason
+    )
     AccountCreationTask.objects.filter(pk__in=list(waiting), status=TaskStatus.PENDING).update(
         status=TaskStatus.BLOCKED,
         last_error=_text(blocked),
