@@ -23,13 +23,20 @@ from typing import Any
 
 from django.core import checks
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import override
+
+from accountsync.messages import translatable
 
 
 @dataclass(frozen=True)
 class AccountTypeSpec:
-    value: str  # stored in tasks' account_type and sent in systemList
-    label: str
+    value: str  # stored in tasks' account_type and sent in systemList; never translated
+    # What the console and the admin show: a brand name as it is (IDaaS), or a text marked for
+    # translation (gettext_lazy), rendered in the reader's language.
+    label: str | Promise
     order: int  # place in a run: lower runs first (stored as the task's ``sequence``)
     connector: str  # dotted path of a zero-argument factory returning a Connector
     depends_on: tuple[str, ...] = ()  # types of the same person that must complete first
@@ -37,13 +44,21 @@ class AccountTypeSpec:
     needs_department: bool = False  # the task waits for a department mapping
     description: str = ""
 
+    def label_param(self) -> Any:
+        """The label as a stored message's parameter: a translatable label is stored as its
+        source text and rendered in each reader's language, never frozen in the writer's."""
+        if isinstance(self.label, Promise):
+            with override(None):  # no language: the source text itself
+                return translatable(str(self.label))
+        return self.label
+
 
 class AccountType(models.TextChoices):
     """Names for the built-in types (code reads the registry to list them)."""
 
     IDAAS = "idaas", "IDaaS"
     WELINK = "welink", "WeLink"
-    EMAIL = "email", "Email"
+    EMAIL = "email", _("Email")
 
 
 BUILT_IN: tuple[AccountTypeSpec, ...] = (
@@ -68,7 +83,7 @@ BUILT_IN: tuple[AccountTypeSpec, ...] = (
     ),
     AccountTypeSpec(
         value=AccountType.EMAIL,
-        label="Email",
+        label=_("Email"),
         order=2,
         connector="account_creation.connectors.exchange.ExchangeConnector",
         depends_on=(AccountType.IDAAS,),
@@ -126,10 +141,10 @@ class AccountTypeRegistry:
     def values(self) -> list[str]:
         return [spec.value for spec in self._ordered]
 
-    def labels(self) -> dict[str, str]:
+    def labels(self) -> dict[str, str | Promise]:
         return {spec.value: spec.label for spec in self._ordered}
 
-    def choices(self) -> list[tuple[str, str]]:
+    def choices(self) -> list[tuple[str, str | Promise]]:
         return [(spec.value, spec.label) for spec in self._ordered]
 
     def order(self, value: str) -> int:
@@ -149,12 +164,12 @@ class AccountTypeRegistry:
 registry = AccountTypeRegistry(BUILT_IN)
 
 
-def account_type_choices() -> list[tuple[str, str]]:
+def account_type_choices() -> list[tuple[str, str | Promise]]:
     """Callable choices for model fields: follows the registry without a migration per type."""
     return registry.choices()
 
 
-class _LiveChoices(Sequence[tuple[str, str]]):
+class _LiveChoices(Sequence[tuple[str, str | Promise]]):
     """``ACCOUNT_TYPE_CHOICES`` as the spec's extension guide names it, read from the registry."""
 
     def __getitem__(self, index: Any) -> Any:
@@ -163,7 +178,7 @@ class _LiveChoices(Sequence[tuple[str, str]]):
     def __len__(self) -> int:
         return len(registry)
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:
+    def __iter__(self) -> Iterator[tuple[str, str | Promise]]:
         return iter(registry.choices())
 
     def __repr__(self) -> str:
@@ -171,7 +186,7 @@ class _LiveChoices(Sequence[tuple[str, str]]):
 
 
 # The spec's extension point, kept by name: every registered type, in run order.
-ACCOUNT_TYPE_CHOICES: Sequence[tuple[str, str]] = _LiveChoices()
+ACCOUNT_TYPE_CHOICES: Sequence[tuple[str, str | Promise]] = _LiveChoices()
 
 
 # --- system checks ---------------------------------------------------------------------------

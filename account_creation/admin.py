@@ -227,6 +227,8 @@ class EngineRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "stop_text",
     )
     list_filter = ("host",)
+    # The stored code (drained, …) only in the reader's words.
+    exclude = ("stop_reason",)
     readonly_fields = ("stop_text",)
 
     @admin.display(description=_("stop reason"), ordering="stop_reason")

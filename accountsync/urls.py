@@ -4,10 +4,11 @@ from django.urls import include, path
 from account_creation.ops.views import metrics_view
 from accountsync.api_docs import ApiSchemaView, SwaggerUIView
 from accountsync.health import healthz
-from accountsync.home import home
+from accountsync.home import favicon, home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     # The status dashboard lives inside the admin's URL space (staff only, admin look).

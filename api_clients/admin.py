@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import TokenProxy
 from rest_framework_api_key.models import APIKey
 
@@ -40,10 +41,10 @@ class ApiClientAdmin(admin.ModelAdmin):
     readonly_fields = ("user", "created_at", "updated_at")
     inlines = [ApiKeyInline]
 
-    @admin.display(description="warning")
+    @admin.display(description=_("warning"))
     def unrestricted_warning(self, client: ApiClient) -> str:
         if client.upgraded_from_token:
-            return "token from before scopes: may do everything; narrow it with create_api_token"
+            return str(_("token from before scopes: may do everything; narrow it with create_api_token"))
         if Scope.ALL in client.scopes:
-            return "scope all: sees every origin system (staff tooling only)"
+            return str(_("scope all: sees every origin system (staff tooling only)"))
         return ""

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accountsync.errors import DomainError
 from callbacks.messages import message
@@ -17,7 +18,13 @@ from callbacks.services import callback_url_validate
 
 
 class CallbackEndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", help_text="https unless loopback.")
+    # Declared for assume_scheme; its label and help are the model field's (translated).
+    url = forms.URLField(
+        label=CallbackEndpoint._meta.get_field("url").verbose_name,
+        max_length=500,
+        assume_scheme="https",
+        help_text=CallbackEndpoint._meta.get_field("url").help_text,
+    )
 
     class Meta:
         model = CallbackEndpoint
@@ -37,12 +44,14 @@ class CallbackEndpointAdmin(admin.ModelAdmin):
     list_filter = ("enabled",)
     readonly_fields = ("signing_secret", "secret_rotated_at", "created_at", "updated_at")
 
-    @admin.display(description="signing secret")
+    @admin.display(description=_("signing secret"))
     def signing_secret(self, endpoint: CallbackEndpoint) -> str:
         # The secret signs events; it is shown once, by the command that creates or rotates it.
         if not endpoint.pk:
-            return "Created on save; `python manage.py configure_callback CLIENT` prints it."
-        return "Set (shown only by `python manage.py configure_callback CLIENT`; rotate with --rotate-secret)."
+            return str(_("Created on save; `python manage.py configure_callback CLIENT` prints it."))
+        return str(
+            _("Set (shown only by `python manage.py configure_callback CLIENT`; rotate with --rotate-secret).")
+        )
 
 
 class CallbackAttemptInline(admin.TabularInline):
@@ -75,7 +84,7 @@ class CallbackEventAdmin(admin.ModelAdmin):
         return False  # the delivery history stays; nothing here deletes what the OA may ask about
 
     @admin.action(
-        description="Redeliver selected events (same webhook-id, fresh attempt budget)", permissions=["change"]
+        description=_("Redeliver selected events (same webhook-id, fresh attempt budget)"), permissions=["change"]
     )
     def redeliver(self, request: HttpRequest, queryset: QuerySet[CallbackEvent]) -> None:
         from django.db.models import F

@@ -2,7 +2,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
-from django.utils.translation import ngettext
+from django.template.defaultfilters import yesno
+from django.utils.translation import gettext_noop, ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from departments.models import AccountCategoryMapping, DepartmentMapping, EmployeeTypeMapping
@@ -36,7 +37,15 @@ class DepartmentMappingAdmin(ReleasesWaitingTasks, SimpleHistoryAdmin):
     list_display = ("idata_departmentcode", "department_name", "idaas_departmentcode", "ou", "is_active", "updated_at")
     list_filter = ("is_active",)
     search_fields = ("idata_departmentcode", "idaas_departmentcode", "department_name", "ou")
-    history_list_display = ("ou", "is_active")
+    # simple_history heads each extra history column with the translation of its name and fills
+    # it from this admin's method of that name: so the names are catalog texts, not field names.
+    history_list_display = (gettext_noop("OU"), gettext_noop("active"))
+
+    def OU(self, record: Any) -> str:  # the version's OU
+        return str(record.ou)
+
+    def active(self, record: Any) -> str:  # the version's is_active, as yes / no in the reader's language
+        return str(yesno(record.is_active))
 
 
 @admin.register(EmployeeTypeMapping)

@@ -135,7 +135,7 @@ def failed_people() -> list[Problem]:
         who = named.get((system, cause), [])
         one = count == 1 and who
         filters = {"status": TaskStatus.FAILED, "account_type": system, "last_error__startswith": cause}
-        label = registry.get(system).label if system in registry.values() else system
+        label = str(registry.get(system).label) if system in registry.values() else system
         problems.append(Problem(
             cause="failed_person",
             title=_("%(system)s failed: %(error)s") % {"system": label, "error": cause or _("(no message)")},

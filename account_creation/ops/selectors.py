@@ -62,7 +62,7 @@ def status_chart() -> dict[str, Any]:
     return {
         "totals": {status: stats[f"{status}_tasks"] for status in TaskStatus.values} | {"total": stats["total_tasks"]},
         "completion_rate": stats["overall_completion_rate"],
-        "labels": [spec.label for spec in registry],
+        "labels": [str(spec.label) for spec in registry],
         "series": {
             status: [stats["stats_by_type"].get(s, {}).get(f"{status}_tasks", 0) for s in registry.values()]
             for status in TaskStatus.values
@@ -176,9 +176,14 @@ def attempt_error_reasons(*, days: int = 7, limit: int = TOP_REASONS, now: datet
 class RejectedPerson:
     """A person of the request that intake refused, with every field error of theirs."""
 
-    index: int | None
+    index: int | None  # 0-based, as the API answers it
     employee_number: str
     errors: list[tuple[str, str]]  # (field, message in the reader's language)
+
+    @property
+    def position(self) -> int | None:
+        """The person's place in the request's users, as people count: 1 is the first."""
+        return None if self.index is None else self.index + 1
 
 
 def rejected_people(request: AccountCreationRequest) -> list[RejectedPerson]:
@@ -316,6 +321,11 @@ class Grid:
     def people(self) -> int:
         return len(self.rows) + len(self.rejected)
 
+    @property
+    def changed_just_now(self) -> bool:
+        """Under a minute ago: "0 minutes ago" says nothing a reader wants."""
+        return self.last_change is not None and timezone.now() - self.last_change < timedelta(minutes=1)
+
 
 def request_grid(*, business_key: str) -> Grid:
     """Every task of one businessKey, as people x systems, with attempt counts (one query)."""
@@ -416,7 +426,7 @@ def person_detail(*, employee_number: str) -> Person | None:
         accounts.append(
             Account(
                 system=system,
-                label=registry.get(system).label,
+                label=str(registry.get(system).label),
                 task=chosen,
                 username=str(result.get("username", "")),
                 email=str(result.get("email", "")),

@@ -295,7 +295,7 @@ def _accept(
                         message(
                             "intake.task_reused",
                             employee=number,
-                            system=registry.get(system).label,
+                            system=registry.get(system).label_param(),
                             task=existing.pk,
                             status=message(f"status.{existing.status}"),
                         ),

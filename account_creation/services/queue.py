@@ -194,7 +194,9 @@ def _block_dependents(
     waiting = {pk: account_type for pk, account_type, _ in rows}
     if touched is not None:
         touched += [(pk, request_pk, task.employee_number) for pk, _, request_pk in rows]
-    blocked = message("task.blocked", system=registry.get(task.account_type).label, task=task.pk, reason=reason)
+    blocked = message(
+        "task.blocked", system=registry.get(task.account_type).label_param(), task=task.pk, reason=reason
+    )
     AccountCreationTask.objects.filter(pk__in=list(waiting), status=TaskStatus.PENDING).update(
         status=TaskStatus.BLOCKED,
         last_error=_text(blocked),

@@ -44,7 +44,8 @@ class Watch:
 
     def _response(self, response: Any) -> None:
         path = "/" + response.url.split("/", 3)[-1]
-        if response.status >= 400 and path != "/favicon.ico" and self.expected_statuses.get(path) != response.status:
+        # /favicon.ico included: the site has an icon (a 404 for it is an error like any other).
+        if response.status >= 400 and self.expected_statuses.get(path) != response.status:
             self.errors.append(f"{response.status} {path}")
 
     def assert_clean(self, where: str) -> None:

@@ -103,7 +103,7 @@ def test_a_registered_fourth_type_runs_end_to_end(
     dashboard = browser.get("/admin/status/").content.decode()
     assert "VPN" in dashboard
     grid = browser.get("/admin/status/request/", {"business_key": body["businessKey"]}).content.decode()
-    assert "<th>vpn</th>" in grid  # the grid has a column per registered type
+    assert "<th>VPN</th>" in grid  # the grid has a column per registered type, headed by its label
 
 
 def test_its_dependency_is_enforced_at_intake(vpn: AccountTypeSpec, api_client: APIClient, departments: None) -> None:

@@ -1,7 +1,8 @@
 """Access: every URL the project routes refuses anonymous and bad-token callers, except
-/healthz, the Swagger UI page, the root's redirect and the admin's own login/logout pages; the OpenAPI document
-needs a token (API_DOCS_PUBLIC is false outside development); the admin needs a staff login;
-API tokens are rotated and revoked with `create_api_token NAME [--revoke]`."""
+/healthz, the Swagger UI page, the root's and /favicon.ico's redirects and the admin's own
+login/logout pages; the OpenAPI document needs a token (API_DOCS_PUBLIC is false outside
+development); the admin needs a staff login; API tokens are rotated and revoked with
+`create_api_token NAME [--revoke]`."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIXES = ("account-creation/", "department-mappings/")
 # The Swagger UI page holds no API description; /api/schema/ is checked with the rest. The root
-# only redirects (staff to the dashboard, which asks for its login; anyone else to the API docs).
-OPEN = {"healthz", "api/docs/", ""}
+# only redirects (staff to the dashboard, which asks for its login; anyone else to the API docs);
+# /favicon.ico redirects to the static icon.
+OPEN = {"healthz", "api/docs/", "", "favicon.ico"}
 ADMIN_AUTH_PAGES = {"admin/login/", "admin/logout/"}
 METHODS = ("get", "post", "put", "patch", "delete")
 # A caller that is not on the machine itself: address-based allowances must not apply.
