@@ -393,6 +393,8 @@ LOGGING = {
     "root": {"handlers": ["console", "file"], "level": "WARNING"},
     "loggers": {
         "account_creation": {"level": LOG_LEVEL},
+        "api_clients": {"level": LOG_LEVEL},
+        "callbacks": {"level": LOG_LEVEL},
         "departments": {"level": LOG_LEVEL},
         "sandbox": {"level": LOG_LEVEL},
         "accountsync": {"level": LOG_LEVEL},

@@ -71,6 +71,7 @@ def strategy() -> RetryStrategy:
         base_seconds=settings.CALLBACK_BACKOFF_BASE_SECONDS,
         max_seconds=settings.CALLBACK_BACKOFF_MAX_SECONDS,
         max_attempts=settings.CALLBACK_MAX_ATTEMPTS,
+        jitter="above",
     )
 
 

@@ -4,7 +4,8 @@
 completes, fails or cancels a task, for the people and requests that change touched. It
 writes ``person.completed`` (all of a person's tasks in the request completed),
 ``person.failed`` (a task of that person failed or was blocked) and ``request.completed``
-(no task of the request is pending or processing any more), each at most once — the
+(no task of the request is pending or processing any more; once per outcome, so a request
+that a retry finishes differently is told again), each at most once per cause — the
 ``dedupe_key`` is unique in the database, and the insert skips a cause that already has its
 event, so two runners finishing the last two tasks of a request at once write one event.
 No event is lost if the process dies after the commit (it was committed with the change),
@@ -265,7 +266,11 @@ def callback_events_emit(
                 "progress": progress_of(request),
             }
             kind = EventType.REQUEST_COMPLETED
-            events.append(_event(ref, kind, f"{kind}:{ref.request_id}", data, now))
+            # Once per outcome: racing runners compute the same key, and a request that
+            # finishes again after a retry (another status or progress) gets a new event.
+            outcome = "/".join(str(data["progress"][key]) for key in ("completed", "failed", "blocked", "cancelled"))
+            key = f"{kind}:{ref.request_id}:{request.derived_status}:{outcome}"
+            events.append(_event(ref, kind, key, data, now))
     if events:
         # ignore_conflicts: the unique dedupe_key, not a read, makes each cause's event exist
         # once — a racing runner that wrote it first wins, a repeat of the cause adds nothing.

@@ -24,6 +24,10 @@ class RetryStrategy:
     base_seconds: float
     max_seconds: float
     max_attempts: int
+    # "equal": the delay lies in [d/2, d] (tasks). "above": in [d, 1.5·d], capped at
+    # max_seconds — never sooner than the documented schedule (callback deliveries, whose
+    # contract says the first retry comes after the base delay).
+    jitter: str = "equal"
 
     @classmethod
     def from_settings(cls) -> RetryStrategy:
@@ -42,6 +46,8 @@ class RetryStrategy:
         if self.base_seconds <= 0:
             return 0.0
         delay = min(self.max_seconds, self.base_seconds * (2 ** max(0, attempt_in_budget - 1)))
+        if self.jitter == "above":
+            return min(self.max_seconds, delay + (rng or random).uniform(0, delay / 2))
         return delay / 2 + (rng or random).uniform(0, delay / 2)
 
 

@@ -72,3 +72,15 @@ def test_messages_formatted_with_arguments_and_tracebacks_stay_on_one_line():
     assert "one\\ntwo\\r\\nthree\\u2028four" in lines[0]
     assert "Traceback (most recent call last):" in lines[1]
     assert "boom\\nlevel=ERROR forged" in lines[1]
+
+
+def test_every_product_app_logs_at_log_level() -> None:
+    """An app missing from LOGGING's loggers would drop its INFO lines (the root logs WARNING):
+    callbacks' "callback configured" and "delivered" lines once were."""
+    import logging
+
+    from django.conf import settings
+
+    level = logging.getLevelName(settings.LOG_LEVEL)
+    for app in ("account_creation", "api_clients", "callbacks", "departments", "sandbox", "accountsync"):
+        assert logging.getLogger(f"{app}.services").getEffectiveLevel() == level, app

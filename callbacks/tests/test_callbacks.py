@@ -104,7 +104,10 @@ def test_a_receiver_down_for_the_whole_run_leaves_deliveries_pending_and_account
     now = timezone.now()
     for event in CallbackEvent.objects.all():
         assert event.status == DeliveryStatus.PENDING
-        assert event.next_attempt_at > now + timedelta(seconds=10)
+        # The contract's schedule: the first retry after CALLBACK_BACKOFF_BASE_SECONDS (30 s),
+        # jittered later, never sooner.
+        attempted = event.delivery_attempts.get().created_at
+        assert attempted + timedelta(seconds=30) <= event.next_attempt_at <= now + timedelta(seconds=45)
         assert "HTTP 503" in event.last_error
     # Every account was created before the first delivery was tried.
     last_task = AccountCreationTask.objects.order_by("-completed_at").values_list("completed_at", flat=True)[0]
@@ -140,7 +143,11 @@ def test_a_person_retried_after_failing_emits_person_completed_then(oa_app, oa, 
     task = AccountCreationTask.objects.get(account_type="idaas")
     assert oa_app.post(f"/account-creation/{task.pk}/retry/").status_code == 200
     run_until_quiet()
-    assert [event["type"] for event in received(oa)][2:] == ["person.completed"]
+    assert sorted(event["type"] for event in received(oa)[2:]) == ["person.completed", "request.completed"]
+    # The request finished again, differently: the OA learns its new status once.
+    assert [event["data"]["status"] for event in received(oa, "request.completed")] == ["failed", "completed"]
+    run_until_quiet()
+    assert len(received(oa)) == 4
 
 
 def test_no_event_for_a_change_that_rolled_back(oa_app, fakes, monkeypatch):
