@@ -55,10 +55,16 @@ def work_area(country: str) -> str:
 
 
 # --- what the OA system may send -------------------------------------------------------
-# ISO 3166 alpha-2/alpha-3 in any case, or the English or Simplified Chinese name, resolved
-# with pycountry (ISO's list and the iso-codes project's zh_CN translations), not a hand list.
+# ISO 3166 alpha-2/alpha-3 in any case, or the English or Chinese name, resolved with
+# pycountry (ISO's list with its official and common names, and the iso-codes project's
+# Chinese translations), not a hand list. Besides: the names this module itself uses (Macau,
+# Korea, Russia) and 中国香港/中国澳门/中国台湾, the way mainland forms name those regions.
 
 _NAME_ATTRIBUTES = ("name", "official_name", "common_name")
+# Simplified first: a traditional spelling never takes a name the simplified catalog uses.
+_CHINESE_LOCALES = ("zh_CN", "zh_TW", "zh_HK")
+_CHINA_PREFIXES = ("中国", "中國")
+_REGIONS_OF_CHINA = ("hk", "mo", "tw")
 
 
 def _normalise(text: str) -> str:
@@ -68,19 +74,27 @@ def _normalise(text: str) -> str:
 @cache
 def _country_index() -> dict[str, str]:
     """Every accepted spelling (normalised) -> our code, e.g. "中华人民共和国" -> "cn"."""
-    chinese = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True)
+    catalogs = [
+        gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[locale], fallback=True)
+        for locale in _CHINESE_LOCALES
+    ]
     index: dict[str, str] = {}
     for country in pycountry.countries:
         code = country.alpha_2.lower()
-        names = [getattr(country, attribute, None) for attribute in _NAME_ATTRIBUTES]
-        spellings = [country.alpha_2, country.alpha_3]
-        for name in filter(None, names):
-            spellings += [name, chinese.gettext(name)]
+        names = [name for name in (getattr(country, attribute, None) for attribute in _NAME_ATTRIBUTES) if name]
+        chinese = [catalog.gettext(name) for catalog in catalogs for name in names]
+        spellings = [country.alpha_2, country.alpha_3, *names, *chinese]
+        if code in _REGIONS_OF_CHINA:
+            spellings += [
+                prefix + name for name in chinese if not name.startswith(_CHINA_PREFIXES) for prefix in _CHINA_PREFIXES
+            ]
         for spelling in spellings:
             index.setdefault(_normalise(spelling), code)
-    # Codes the OA system already sends that ISO does not define (uk for gb) keep working.
-    for code in COUNTRIES:
+    # Codes the OA system already sends that ISO does not define (uk for gb) keep working,
+    # and so do the names this module gives the countries it provisions (Macau, Korea, Russia).
+    for code, (_calling_code, name) in COUNTRIES.items():
         index.setdefault(code, code)
+        index.setdefault(_normalise(name), code)
     return index
 
 

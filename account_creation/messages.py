@@ -238,6 +238,15 @@ CONNECTORS = {
         "%(reason)s The look-up that checks whether the user exists anyway failed too (%(lookup)s); the next "
         "attempt looks up first."
     ),
+    # The two above as said when no attempt follows (gave up, failed): they promise none.
+    "http.timeout_sent_final": _(
+        "%(system)s %(action)s: no answer within %(seconds)s s (the request may have been applied; a retry of "
+        "the task looks the account up first, so it is not created twice)."
+    ),
+    "welink.lookup_failed_too_final": _(
+        "%(reason)s The look-up that checks whether the user exists anyway failed too (%(lookup)s); a retry "
+        "of the task looks up first."
+    ),
     "exchange.token_refused": _("Exchange refused EMAIL_AUTH_TOKEN (HTTP %(status)s). Check EMAIL_AUTH_TOKEN."),
     "exchange.refused": _("Exchange refused the request (HTTP %(status)s%(detail)s). Correct it."),
     "exchange.unknown_state": _(
@@ -360,6 +369,26 @@ def action(name: str) -> Message | str:
     parameter, so it reads in the reader's language; an unknown name stays as it is."""
     code = "action." + name.replace("-", "_").replace(" ", "_")
     return Message.of(code) if code in CATALOG else name
+
+
+# Reasons that speak of the next attempt, and how they read when none follows.
+_FINAL_VARIANTS = {
+    "http.timeout_sent": "http.timeout_sent_final",
+    "welink.lookup_failed_too": "welink.lookup_failed_too_final",
+}
+
+
+def final_reason(reason: Message) -> Message:
+    """``reason`` as said for a task that gave up or failed: no part of it (nested reasons too)
+    promises a next attempt, since none follows until an operator retries the task."""
+
+    def final(value: Any) -> Any:
+        if isinstance(value, dict) and "code" in value:
+            return final_reason(Message.from_stored(value)).as_stored()
+        return value
+
+    code = _FINAL_VARIANTS.get(reason.code, reason.code)
+    return Message(code, {name: final(value) for name, value in reason.params.items()})
 
 
 def stop_reason(code: str, /, **params: Any) -> str:

@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from rest_framework import status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -35,6 +36,12 @@ BODY = {
     "body.charset_unsupported": _("Unsupported charset '%(charset)s' in the Content-Type header; send UTF-8."),
 }
 register(BODY)
+
+# Django's own 404 (a lookup that found no row) names the model class: say it as the product does.
+NOT_FOUND = _(
+    "Not found: nothing with this id is visible to this API client. Check the id in the URL (tasks and "
+    "requests of other origin systems are not shown to this client)."
+)
 
 JSON_REASONS = {
     "Expecting value": gettext_noop("a value is missing"),
@@ -101,4 +108,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable error=%s", type(exc).__name__)
         return Response({"detail": DATABASE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(exc, Http404):
+        # get_object_or_404's text is "No AccountCreationTask matches the given query.", in English.
+        exc = NotFound(NOT_FOUND)
     return exception_handler(exc, context)

@@ -11,9 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from accountsync.messages import format_datetime
 from api_clients.models import ApiKey
 
 KEYWORD = "Token"
@@ -26,16 +28,17 @@ def client_for_key(key: str) -> Any:
     try:
         api_key = ApiKey.objects.get_from_key(key)
     except ApiKey.DoesNotExist:
-        raise exceptions.AuthenticationFailed("Invalid token.") from None
+        raise exceptions.AuthenticationFailed(gettext("Invalid token.")) from None
     if api_key.has_expired:
         assert api_key.expiry_date is not None  # noqa: S101 - has_expired implies a date
-        raise exceptions.AuthenticationFailed(
-            f"The token expired at {timezone.localtime(api_key.expiry_date).isoformat()}. Ask an operator "
-            "for a new one (python manage.py create_api_token NAME …)."
+        text = gettext(
+            "The token expired at %(expired_at)s. Ask an operator for a new one (python manage.py "
+            "create_api_token NAME …)."
         )
+        raise exceptions.AuthenticationFailed(text % {"expired_at": format_datetime(api_key.expiry_date)})
     client = api_key.client
     if not client.user.is_active:
-        raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        raise exceptions.AuthenticationFailed(gettext("User inactive or deleted."))
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
@@ -48,14 +51,16 @@ def key_from_header(header: bytes) -> str | None:
     if not parts or parts[0].lower() != KEYWORD.lower().encode():
         return None
     if len(parts) == 1:
-        raise exceptions.AuthenticationFailed("Invalid token header. No credentials provided.")
+        raise exceptions.AuthenticationFailed(gettext("Invalid token header. No credentials provided."))
     if len(parts) > 2:
-        raise exceptions.AuthenticationFailed("Invalid token header. Token string should not contain spaces.")
+        raise exceptions.AuthenticationFailed(
+            gettext("Invalid token header. Token string should not contain spaces.")
+        )
     try:
         return parts[1].decode()
     except UnicodeError:
         raise exceptions.AuthenticationFailed(
-            "Invalid token header. Token string should not contain invalid characters."
+            gettext("Invalid token header. Token string should not contain invalid characters.")
         ) from None
 
 

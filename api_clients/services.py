@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accountsync.errors import DomainError
 from accountsync.logging import kv
@@ -29,9 +30,13 @@ def normalise_scopes(scopes: Iterable[str] | None) -> list[str]:
     values = [scope.strip().lower() for scope in (scopes or DEFAULT_SCOPES) if scope.strip()]
     unknown = sorted(set(values) - set(Scope.values))
     if unknown:
-        raise DomainError(f"Unknown scope(s) {', '.join(unknown)}; use {', '.join(Scope.values)}.", code="scope")
+        raise DomainError(
+            gettext("Unknown scope(s) %(unknown)s; use %(known)s.")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(Scope.values)},
+            code="scope",
+        )
     if not values:
-        raise DomainError("Give at least one scope.", code="scope")
+        raise DomainError(gettext("Give at least one scope."), code="scope")
     return sorted(set(values), key=Scope.values.index)
 
 
@@ -45,17 +50,19 @@ def client_issue_key(
     """Create the client or update it and rotate its key (old keys stop working at once)."""
     name = name.strip()
     if not name or len(name) > 150:
-        raise DomainError("Give a client name of 1 to 150 characters.", code="name")
+        raise DomainError(gettext("Give a client name of 1 to 150 characters."), code="name")
     scope_list = normalise_scopes(scopes)
     origins = sorted({origin.strip() for origin in origin_systems if origin.strip()})
     if not origins and not set(scope_list) <= {Scope.ALL, Scope.METRICS}:
         raise DomainError(
-            "Give the client's origin systems with --origin-system (repeatable), e.g. --origin-system oa; "
-            "only a client with --scope all (or a metrics-only one) may have none.",
+            gettext(
+                "Give the client's origin systems with --origin-system (repeatable), e.g. --origin-system oa; "
+                "only a client with --scope all (or a metrics-only one) may have none."
+            ),
             code="origin_system",
         )
     if expires_days is not None and expires_days <= 0:
-        raise DomainError("--expires-days must be a positive number of days.", code="expires_days")
+        raise DomainError(gettext("--expires-days must be a positive number of days."), code="expires_days")
     expiry = timezone.now() + timedelta(days=expires_days) if expires_days else None
     user_model = get_user_model()
     with transaction.atomic():
@@ -80,6 +87,6 @@ def client_revoke(*, name: str) -> int:
     """Revoke every key of the client; returns how many were usable."""
     revoked = ApiKey.objects.filter(client__name=name, revoked=False).update(revoked=True)
     if not revoked:
-        raise DomainError(f"Client {name!r} has no token to revoke.", code="not_found")
+        raise DomainError(gettext("Client '%(name)s' has no token to revoke.") % {"name": name}, code="not_found")
     logger.info("api client revoked %s", kv(client=name, keys=revoked))
     return revoked

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from departments.models import DepartmentMapping
@@ -57,17 +58,20 @@ def _parse(reader: csv.DictReader) -> dict[str, dict[str, str]]:
         values = {key.strip(): (value or "").strip() for key, value in row.items() if key}
         missing = [column for column in REQUIRED_COLUMNS if not values.get(column)]
         if missing:
-            problems.append(f"line {line}: missing {', '.join(missing)}")
+            problems.append(_("line %(line)s: missing %(columns)s") % {"line": line, "columns": ", ".join(missing)})
             continue
         code = values["idata_departmentcode"]
         if code in first_line:
-            problems.append(f"line {line}: code {code} repeats line {first_line[code]}")
+            problems.append(
+                _("line %(line)s: code %(code)s repeats line %(first)s")
+                % {"line": line, "code": code, "first": first_line[code]}
+            )
             continue
         ou = full_ou(values["ou"])
         try:
             validate_ou(ou)
         except ValidationError as exc:
-            problems.append(f"line {line}: {'; '.join(exc.messages)}")
+            problems.append(_("line %(line)s: %(problem)s") % {"line": line, "problem": "; ".join(exc.messages)})
             continue
         first_line[code] = line
         parsed[code] = {
@@ -88,16 +92,21 @@ def department_mappings_load(*, path: Path = BUNDLED_FILE) -> LoadResult:
             header = [name.strip() for name in reader.fieldnames or []]
             absent = [column for column in REQUIRED_COLUMNS if column not in header]
             if absent:
-                raise MappingFileError([f"line 1: header lacks column(s) {', '.join(absent)}"])
+                raise MappingFileError(
+                    [_("line 1: header lacks column(s) %(columns)s") % {"columns": ", ".join(absent)}]
+                )
             parsed = _parse(reader)
     except FileNotFoundError as exc:
-        raise MappingFileError([f"file not found: {path}"]) from exc
+        raise MappingFileError([_("file not found: %(path)s") % {"path": path}]) from exc
     except UnicodeDecodeError as exc:
-        raise MappingFileError([f"{path} is not UTF-8 text: {exc.reason}"]) from exc
+        problem = _("%(path)s is not UTF-8 text: %(reason)s") % {"path": path, "reason": exc.reason}
+        raise MappingFileError([problem]) from exc
     except csv.Error as exc:
-        raise MappingFileError([f"{path} is not a valid CSV file: {exc}"]) from exc
+        problem = _("%(path)s is not a valid CSV file: %(error)s") % {"path": path, "error": exc}
+        raise MappingFileError([problem]) from exc
     except OSError as exc:
-        raise MappingFileError([f"cannot read {path}: {exc.strerror or exc}"]) from exc
+        problem = _("cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror or exc}
+        raise MappingFileError([problem]) from exc
 
     created = updated = unchanged = 0
     with transaction.atomic(durable=True):

@@ -30,7 +30,14 @@ from account_creation.api.schema import ErrorDocumentingAutoSchema
 from account_creation.messages import message
 from account_creation.models import AccountCreationTask, TaskStatus
 from account_creation.selectors import task_list, task_logs, task_stats
-from account_creation.services.intake import IntakeIssue, payload_fingerprint, request_create_accounts
+from account_creation.services.intake import (
+    IntakeIssue,
+    issue_order,
+    occupied_tasks,
+    payload_fingerprint,
+    people_issues,
+    request_create_accounts,
+)
 from account_creation.services.retry import task_retry
 from accountsync.errors import IntakeRejected
 from accountsync.exceptions import parse_error_message
@@ -171,14 +178,30 @@ def _in_every_language(raw_users: list[Any], rejected: list[IntakeIssue]) -> lis
     return out
 
 
+def _requested_systems(data: dict[str, Any], envelope_errors: Any) -> list[str] | None:
+    """systemList of a request whose envelope is wrong elsewhere, validated on its own
+    (None when systemList itself is wrong)."""
+    if "systemList" in envelope_errors:
+        return None
+    envelope = s.CreateAccountsRequestSerializer()
+    try:
+        systems = envelope.fields["systemList"].run_validation(data.get("systemList"))
+    except serializers.ValidationError:
+        return None
+    return list(envelope.validate_systemList(systems))
+
+
 def _user_errors_of(data: dict[str, Any], envelope_errors: Any) -> list[dict[str, Any]]:
     """Each person's errors of a request whose envelope is wrong too (none when userList
-    itself is wrong: not a list, empty or longer than allowed)."""
+    itself is wrong: not a list, empty or longer than allowed): field errors, and the checks
+    intake runs on the people together (a person sent twice, a missing dependency)."""
     raw_users = data.get("userList")
     if "userList" in envelope_errors or not isinstance(raw_users, list):
         return []
-    _, rejected = _validate_users(raw_users)
-    return [issue.as_dict() for issue in rejected]
+    users, rejected = _validate_users(raw_users)
+    occupied = occupied_tasks([user["employeeNumber"] for _, user in users])
+    _, together = people_issues(users, _requested_systems(data, envelope_errors), occupied)
+    return [issue.as_dict() for issue in sorted([*rejected, *together], key=issue_order)]
 
 
 class AccountCreationTaskViewSet(

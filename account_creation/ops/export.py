@@ -8,11 +8,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.http import HttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from account_creation.models import AccountCreationTask
-from accountsync.messages import render_stored
+from accountsync.messages import format_datetime, render_stored
 from accountsync.redaction import mask_phone
 
 BOM = "\ufeff"
@@ -37,7 +36,8 @@ def csv_response(*, filename: str, header: Sequence[str], rows: Iterable[Sequenc
 
 
 def _when(moment: Any) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+    """In TIME_ZONE with its offset (2026-12-03 15:00:00 +08:00): a file carries no zone otherwise."""
+    return format_datetime(moment) if moment else ""
 
 
 TASK_HEADER = (

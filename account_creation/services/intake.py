@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +232,9 @@ def _accept(
         "accountType": category.category,
         "employeeType": category.employee_type or envelope["employeeType"],
     }
+    occupied = occupied_tasks([user["employeeNumber"] for _, user in users])
+    unique_users, person_errors = people_issues(users, systems, occupied)
+    errors.extend(person_errors)
     # The serializer checked it; a type deleted in between is still reported with the rest.
     if not EmployeeTypeMapping.objects.filter(employee_type=envelope["employeeType"]).exists():
         unknown = IntakeIssue(
@@ -240,33 +243,8 @@ def _accept(
             "employeeType",
             message("intake.employee_type_unknown", value=envelope["employeeType"], known=employee_types_described()),
         )
-        raise IntakeRejected([issue.as_dict() for issue in sorted([unknown, *errors], key=_issue_order)])
+        raise IntakeRejected([issue.as_dict() for issue in sorted([unknown, *errors], key=issue_order)])
 
-    # Duplicates inside this request: the first occurrence wins.
-    first_index: dict[str, int] = {}
-    unique_users: list[tuple[int, dict[str, Any]]] = []
-    for index, user in users:
-        number = user["employeeNumber"]
-        if number in first_index:
-            errors.append(
-                IntakeIssue(
-                    index,
-                    number,
-                    "employeeNumber",
-                    message("intake.duplicate_person", employee=number, first=first_index[number]),
-                )
-            )
-            continue
-        first_index[number] = index
-        unique_users.append((index, user))
-
-    numbers = list(first_index)
-    occupied: dict[tuple[str, str], AccountCreationTask] = {
-        (task.employee_number, task.account_type): task
-        for task in AccountCreationTask.objects.filter(
-            employee_number__in=numbers, status__in=OCCUPYING_STATUSES
-        )
-    }
     department_codes = {user["departmentCode"] for _, user in unique_users}
     mapped_codes = set(
         DepartmentMapping.objects.filter(
@@ -279,10 +257,6 @@ def _accept(
     accepted_users = 0
     for index, user in unique_users:
         number = user["employeeNumber"]
-        missing_dependency = _missing_dependency(number, systems, occupied)
-        if missing_dependency:
-            errors.append(IntakeIssue(index, number, "systemList", missing_dependency))
-            continue
         accepted_users += 1
         for system in systems:
             existing = occupied.get((number, system))
@@ -315,7 +289,7 @@ def _accept(
                 )
             )
 
-    ordered_errors = sorted(errors, key=_issue_order)
+    ordered_errors = sorted(errors, key=issue_order)
     error_dicts = [issue.as_dict() for issue in ordered_errors]
     if accepted_users == 0:
         raise IntakeRejected(error_dicts)
@@ -379,13 +353,59 @@ def _link_reused(request: AccountCreationRequest, reused: list[AccountCreationTa
     callback_events_emit(people={request.pk: {task.employee_number for task in reused}})
 
 
-def _issue_order(issue: IntakeIssue) -> tuple[int, str]:
+def occupied_tasks(numbers: Collection[str]) -> dict[tuple[str, str], AccountCreationTask]:
+    """The tasks that hold a (person, system) slot: pending, processing or completed ones."""
+    return {
+        (task.employee_number, task.account_type): task
+        for task in AccountCreationTask.objects.filter(
+            employee_number__in=list(numbers), status__in=OCCUPYING_STATUSES
+        )
+    }
+
+
+def people_issues(
+    users: list[tuple[int, dict[str, Any]]],
+    systems: list[str] | None,
+    occupied: Collection[tuple[str, str]],
+) -> tuple[list[tuple[int, dict[str, Any]]], list[IntakeIssue]]:
+    """The checks that look at the people of a request together, without touching anything:
+    a person sent twice (the first occurrence wins) and a system whose dependency is neither
+    requested nor already there (``occupied``: (employee number, system) slots taken).
+
+    ``users`` are (index, validated fields) of the people that passed field validation;
+    ``systems`` the requested systems, or None when systemList itself is wrong (then only
+    duplicates are checked). Returns the people left and the issues found. Intake uses it,
+    and so does a request whose envelope is wrong, so one 400 lists everything.
+    """
+    first_index: dict[str, int] = {}
+    left: list[tuple[int, dict[str, Any]]] = []
+    issues: list[IntakeIssue] = []
+    for index, user in users:
+        number = user["employeeNumber"]
+        if number in first_index:
+            issues.append(
+                IntakeIssue(
+                    index,
+                    number,
+                    "employeeNumber",
+                    message("intake.duplicate_person", employee=number, first=first_index[number]),
+                )
+            )
+            continue
+        first_index[number] = index
+        missing_dependency = _missing_dependency(number, systems, occupied) if systems is not None else None
+        if missing_dependency:
+            issues.append(IntakeIssue(index, number, "systemList", missing_dependency))
+            continue
+        left.append((index, user))
+    return left, issues
+
+
+def issue_order(issue: IntakeIssue) -> tuple[int, str]:
     return (-1 if issue.index is None else issue.index, issue.field)
 
 
-def _missing_dependency(
-    number: str, systems: list[str], occupied: dict[tuple[str, str], AccountCreationTask]
-) -> Message | None:
+def _missing_dependency(number: str, systems: list[str], occupied: Collection[tuple[str, str]]) -> Message | None:
     for system in systems:
         for dependency in registry.dependencies(system):
             if dependency not in systems and (number, dependency) not in occupied:

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from account_creation.account_types import registry
 from account_creation.connectors.base import AccountResult
-from account_creation.messages import message
+from account_creation.messages import final_reason, message
 from account_creation.models import AccountCreationLog, AccountCreationTask, AttemptOutcome, TaskStatus
 from account_creation.selectors import attempt_counts, eligible_tasks
 from account_creation.services.backoff import RetryStrategy
@@ -432,6 +432,9 @@ def task_finish_failure(
             if updated and cancel_if_request_cancelled(task_ids=[task.pk]):
                 kind = "cancelled"
         else:
+            # No attempt follows: neither the task nor its attempt row may promise one (a
+            # timeout's "the next attempt looks the account up first").
+            reason = final_reason(reason)
             if retryable:
                 said = message("task.gave_up", reason=reason, attempts=claim.attempt_in_budget)
             else:

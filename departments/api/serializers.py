@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from departments.models import DepartmentMapping
@@ -16,7 +17,7 @@ class DepartmentMappingSerializer(serializers.ModelSerializer):
         # is a client bug, answered 400 like the intake does.
         if isinstance(data, Mapping):
             wrong = {
-                name: ["Must be a string."]
+                name: [gettext("Must be a string.")]
                 for name in STRING_FIELDS
                 if data.get(name) is not None and not isinstance(data.get(name), str)
             }

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -20,7 +21,7 @@ MAX_ID = 2**63 - 1
 def _mapping_id(pk: str | None) -> int:
     """The id in the URL, or 404 (not a 500) for text, signs, non-ASCII digits, overflow."""
     if pk is None or not (pk.isascii() and pk.isdigit()) or len(pk) > 19 or not 0 < int(pk) <= MAX_ID:
-        raise NotFound("No department mapping has this id.")
+        raise NotFound(gettext("No department mapping has this id."))
     return int(pk)
 
 
@@ -75,7 +76,7 @@ class DepartmentMappingViewSet(viewsets.ModelViewSet):
             value = params.get(name, "")
             # PostgreSQL refuses NUL in text: answer 400 instead of a database error.
             if any(ord(ch) < 32 for ch in value) or len(value) > 200:
-                raise ValidationError({name: ["Give printable text of at most 200 characters."]})
+                raise ValidationError({name: [gettext("Give printable text of at most 200 characters.")]})
         if code := params.get("idata_departmentcode"):
             queryset = queryset.filter(idata_departmentcode=code)
         if term := params.get("search"):
@@ -96,7 +97,7 @@ class DepartmentMappingViewSet(viewsets.ModelViewSet):
         mapping_id = _mapping_id(pk)
         records = history_of(DepartmentMapping, mapping_id)
         if not records.exists() and not DepartmentMapping.objects.filter(pk=mapping_id).exists():
-            raise NotFound("No department mapping has this id, and none had it.")
+            raise NotFound(gettext("No department mapping has this id, and none had it."))
         page = self.paginate_queryset(records)
         rows = entries(records, page if page is not None else list(records), tracked_fields(DepartmentMapping))
         data = MappingHistoryEntrySerializer(rows, many=True).data

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from account_creation.models import AccountCreationLog, TaskStatus
 
@@ -24,11 +25,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         days = options["older_than"]
         if days < 1:
-            raise CommandError("--older-than must be at least 1 day.")
+            raise CommandError(_("--older-than must be at least 1 day."))
         cutoff = timezone.now() - timedelta(days=days)
         logs = AccountCreationLog.objects.filter(created_at__lt=cutoff, task__status__in=FINISHED)
         if options["dry_run"]:
-            self.stdout.write(f"Dry run: {logs.count()} attempt log(s) older than {days} days would be deleted.")
+            self.stdout.write(
+                _("Dry run: %(count)s attempt log(s) older than %(days)s days would be deleted.")
+                % {"count": logs.count(), "days": days}
+            )
             return
         deleted = 0
         # In chunks, so a large cleanup never holds a long transaction.
@@ -37,4 +41,7 @@ class Command(BaseCommand):
             if not ids:
                 break
             deleted += AccountCreationLog.objects.filter(pk__in=ids).delete()[0]
-        self.stdout.write(f"Deleted {deleted} attempt log(s) older than {days} days of finished tasks.")
+        self.stdout.write(
+            _("Deleted %(count)s attempt log(s) older than %(days)s days of finished tasks.")
+            % {"count": deleted, "days": days}
+        )

@@ -4,9 +4,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from account_creation.services.retention import BATCH_SIZE, purge_personal_data
+from accountsync.messages import format_datetime
 
 
 class Command(BaseCommand):
@@ -29,20 +30,36 @@ class Command(BaseCommand):
             days = settings.PERSONAL_DATA_RETENTION_DAYS
             if days == 0:
                 self.stdout.write(
-                    "Personal-data purge is disabled (PERSONAL_DATA_RETENTION_DAYS=0); nothing changed. "
-                    "Pass --older-than DAYS to purge anyway."
+                    _(
+                        "Personal-data purge is disabled (PERSONAL_DATA_RETENTION_DAYS=0); nothing changed. "
+                        "Pass --older-than DAYS to purge anyway."
+                    )
                 )
                 return
         if days < 1:
-            raise CommandError("--older-than must be at least 1 day.")
+            raise CommandError(_("--older-than must be at least 1 day."))
         if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be at least 1.")
+            raise CommandError(_("--batch-size must be at least 1."))
         report = purge_personal_data(older_than_days=days, dry_run=options["dry_run"],
                                      batch_size=options["batch_size"])
-        dry = options["dry_run"]
-        cutoff = timezone.localtime(report.cutoff)
+        if options["dry_run"]:
+            text = _(
+                "Dry run: would anonymise %(tasks)s task(s) finished before %(cutoff)s (more than %(days)s days "
+                "ago); %(logs)s attempt row(s) and %(requests)s request row(s) would be scrubbed of names and "
+                "phone numbers."
+            )
+        else:
+            text = _(
+                "Anonymised %(tasks)s task(s) finished before %(cutoff)s (more than %(days)s days ago); %(logs)s "
+                "attempt row(s) and %(requests)s request row(s) scrubbed of names and phone numbers."
+            )
         self.stdout.write(
-            f"{'Dry run: would anonymise' if dry else 'Anonymised'} {report.tasks} task(s) finished before "
-            f"{cutoff:%Y-%m-%d %H:%M %z} (more than {days} days ago); {report.logs} attempt row(s) and "
-            f"{report.requests} request row(s) {'would be ' if dry else ''}scrubbed of names and phone numbers."
+            text
+            % {
+                "tasks": report.tasks,
+                "cutoff": format_datetime(report.cutoff),
+                "days": days,
+                "logs": report.logs,
+                "requests": report.requests,
+            }
         )

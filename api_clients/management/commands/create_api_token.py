@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accountsync.errors import DomainError
+from accountsync.messages import format_datetime
 from api_clients.models import DEFAULT_SCOPES, Scope
 from api_clients.services import client_issue_key, client_revoke
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         try:
             if options["revoke"]:
                 client_revoke(name=name)
-                self.stdout.write(f"Token of client {name!r} revoked.")
+                self.stdout.write(_("Token of client '%(name)s' revoked.") % {"name": name})
                 return
             scopes = [part for value in options["scopes"] for part in value.split(",")] or None
             issued = client_issue_key(
@@ -58,14 +59,23 @@ class Command(BaseCommand):
                 expires_days=options["expires_days"],
             )
         except DomainError as exc:
-            raise CommandError(exc.message) from None
+            raise CommandError(str(exc.message)) from None
         client = issued.client
-        action = "rotated (the old token no longer works)" if issued.rotated else "created"
-        origins = ", ".join(client.origin_systems) or "every origin system"
+        origins = ", ".join(client.origin_systems) or _("every origin system")
         expiry = issued.client.keys.filter(revoked=False).values_list("expiry_date", flat=True).first()
-        until = f", expires {timezone.localtime(expiry):%Y-%m-%d %H:%M %Z}" if expiry else ""
+        until = _(", expires %(when)s") % {"when": format_datetime(expiry)} if expiry else ""
+        if issued.rotated:
+            text = _(
+                "API client '%(name)s': token rotated (the old token no longer works); origin systems: "
+                "%(origins)s; scopes: %(scopes)s%(until)s. Send it as 'Authorization: Token <token>'."
+            )
+        else:
+            text = _(
+                "API client '%(name)s': token created; origin systems: %(origins)s; scopes: %(scopes)s%(until)s. "
+                "Send it as 'Authorization: Token <token>'."
+            )
         self.stdout.write(
-            f"API client {name!r}: token {action}; origin systems: {origins}; scopes: {','.join(client.scopes)}"
-            f"{until}. Send it as 'Authorization: Token <token>'."
+            text % {"name": name, "origins": origins, "scopes": ",".join(client.scopes), "until": until}
         )
+        # The contract: the token is the last line printed, exactly.
         self.stdout.write(issued.key)

@@ -30,12 +30,20 @@ class Command(BaseCommand):
             result = department_mappings_load(path=options["file"])
         except MappingFileError as exc:
             raise CommandError(
-                "Nothing was loaded; fix these lines and run again:\n  " + "\n  ".join(exc.problems)
+                _("Nothing was loaded; fix these lines and run again:") + "\n  " + "\n  ".join(exc.problems)
             ) from exc
         self.stdout.write(
             self.style.SUCCESS(
-                f"Department mappings loaded from {options['file']}: {result.created} created, "
-                f"{result.updated} updated, {result.unchanged} unchanged."
+                _(
+                    "Department mappings loaded from %(file)s: %(created)s created, %(updated)s updated, "
+                    "%(unchanged)s unchanged."
+                )
+                % {
+                    "file": options["file"],
+                    "created": result.created,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                }
             )
         )
         from account_creation.services.waiting import tasks_release_waiting
