@@ -50,6 +50,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from account_creation.account_types import registry
+from account_creation.issues import public_issue
 from account_creation.models import (
     PRIORITY_NAMES,
     AccountCreationLog,
@@ -59,7 +60,6 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery
-from account_creation.services.intake import public_issue
 from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import render_stored
 from api_clients.access import Access
@@ -78,7 +78,6 @@ class RequestStatus:
 
 REQUEST_STATUS_CHOICES = [(value, value) for value in RequestStatus.values]
 PROGRESS_KEYS = ("total", "completed", "failed", "blocked", "pending", "processing", "cancelled")
-REUSED_TASK_KEY = "reusedTaskId"  # as intake stores it in a request's warnings
 
 
 def _count(status: str) -> Count:
@@ -250,11 +249,10 @@ def request_people(request: Any) -> list[dict[str, Any]]:
         .annotate(attempts=attempts_subquery())
         .values(*TASK_COLUMNS, "attempts")
     )
-    reused_ids = [w[REUSED_TASK_KEY] for w in request.warnings if isinstance(w, dict) and w.get(REUSED_TASK_KEY)]
     reused: list[dict[str, Any]] = []
-    if reused_ids:
+    if request.reused_tasks:
         reused = list(
-            AccountCreationTask.objects.filter(pk__in=reused_ids)
+            AccountCreationTask.objects.filter(reused_by__request=request)
             .annotate(attempts=attempts_subquery(), owner=F("request__request_id"))
             .values(*TASK_COLUMNS, "attempts", "owner")
         )

@@ -27,11 +27,11 @@ from account_creation.account_types import registry
 from account_creation.api import serializers as s
 from account_creation.api.pagination import TaskPagination
 from account_creation.api.schema import ErrorDocumentingAutoSchema
+from account_creation.issues import IntakeIssue
 from account_creation.messages import message
 from account_creation.models import AccountCreationTask, TaskStatus
 from account_creation.selectors import task_list, task_logs, task_stats
 from account_creation.services.intake import (
-    IntakeIssue,
     issue_order,
     occupied_tasks,
     payload_fingerprint,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from account_creation.account_types import registry
+from account_creation.issues import issue_text
 from account_creation.messages import stop_reason_text
 from account_creation.models import (
     AccountCreationLog,
@@ -27,7 +28,6 @@ from account_creation.models import (
     TaskStatus,
 )
 from account_creation.selectors import attempts_subquery, task_stats
-from account_creation.services.intake import issue_text
 from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import render_stored
 from api_clients.access import Access
