@@ -95,15 +95,24 @@ def run(latency: float, max_tasks: int, concurrency: int) -> None:
     print(json.dumps({"claimed": summary.total("claimed"), "completed": summary.total("completed")}), flush=True)
 
 
-def cancel(delay: float) -> None:
+def cancel(after_completed: int) -> None:
+    """Cancel the request once the runners have completed ``after_completed`` tasks: mid-run
+    however fast or slow this machine is (a fixed delay raced with fast runners)."""
     import time
 
-    from account_creation.models import AccountCreationRequest
+    from account_creation.models import AccountCreationRequest, AccountCreationTask, TaskStatus
     from account_creation.services.cancel import request_cancel
 
-    time.sleep(delay)
+    deadline = time.monotonic() + 120
+    while (
+        AccountCreationTask.objects.filter(status=TaskStatus.COMPLETED).count() < after_completed
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.01)
     outcome = request_cancel(request=AccountCreationRequest.objects.get(), actor="proc-test")
     print(json.dumps({"cancelled": outcome.cancelled}), flush=True)
+
+
 def real(max_tasks: int, concurrency: int, max_seconds: float) -> None:
     summary = AccountCreationService(max_tasks=max_tasks, concurrency=concurrency, max_seconds=max_seconds).run()
     print(json.dumps({"claimed": summary.total("claimed"), "completed": summary.total("completed"),
@@ -159,7 +168,7 @@ if __name__ == "__main__":
     elif command == "callbacks":
         callback_facts()
     elif command == "cancel":
-        cancel(float(sys.argv[2]))
+        cancel(int(sys.argv[2]))
     elif command == "real":
         real(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     elif command == "systems":

@@ -126,12 +126,13 @@ def test_a_cancel_racing_running_engines_never_attempts_a_cancelled_task(fresh_d
     _call(env, "seed", str(people))
     runners = [
         subprocess.Popen(
-            [sys.executable, HELPER, "run", "0.01", "100000", "4"], env=env, stdout=subprocess.PIPE,
+            [sys.executable, HELPER, "run", "0.03", "100000", "4"], env=env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
         )
         for _ in range(2)
     ]
-    cancelled = json.loads(_call(env, "cancel", "1.5"))["cancelled"]
+    # The cancel lands once 30 of 450 tasks are done (about 0.1 s of ~1.7 s of work).
+    cancelled = json.loads(_call(env, "cancel", "30"))["cancelled"]
     for proc in runners:
         _out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-3000:]
