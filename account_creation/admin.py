@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
@@ -18,26 +18,43 @@ from account_creation.models import (
     AccountCreationLog,
     AccountCreationRequest,
     AccountCreationTask,
+    DownstreamSystem,
     EngineRun,
     MailboxAddress,
+    TaskStatus,
 )
+from account_creation.ops.causes import ATTEMPT, TASK, CauseFilter
 from account_creation.ops.export import tasks_csv
 from account_creation.selectors import attempts_subquery
+from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import render_stored
 from accountsync.redaction import mask_phone
+
+
+def _shown(data: Any, text: str, *, limit: int | None = None) -> str:
+    """A stored message in the reader's language (rows from before codes: their stored text);
+    cut to ``limit`` characters with the whole text on hover."""
+    shown = render_stored(data, text)
+    if limit is None:
+        return shown
+    return format_html('<span title="{}">{}</span>', shown, Truncator(shown).chars(limit))
 
 
 class AccountCreationLogInline(admin.TabularInline):
     model = AccountCreationLog
     extra = 0
     can_delete = False
-    fields = ("execution_attempt", "outcome", "runner", "error_message", "created_at", "finished_at", "duration_ms")
+    fields = ("execution_attempt", "outcome", "runner", "shown_error", "created_at", "finished_at", "duration_ms")
     readonly_fields = fields
     ordering = ("execution_attempt",)
     show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("error message"))
+    def shown_error(self, log: AccountCreationLog) -> str:
+        return _shown(log.error_data, log.error_message)
 
 
 class ReadOnlyMixin:
@@ -86,12 +103,32 @@ def _midnight(value: Any) -> Any:
     return value
 
 
+class FailedTaskCauseFilter(CauseFilter):
+    """``?cause=``: tasks whose last error has this cause; the side bar offers failed tasks' causes."""
+
+    source = TASK
+
+    def failed_rows(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(status=TaskStatus.FAILED)
+
+
+class AttemptCauseFilter(CauseFilter):
+    """``?cause=``: attempts whose error has this cause; the side bar offers last week's."""
+
+    source = ATTEMPT
+
+    def failed_rows(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        since = timezone.now() - timedelta(days=7)
+        return queryset.filter(created_at__gte=since).exclude(error_data__isnull=True, error_message="")
+
+
 EXPORT_MAX_ROWS = 50_000
 
 
 @admin.register(AccountCreationTask)
 class AccountCreationTaskAdmin(UndeletableMixin, admin.ModelAdmin):
-    # One line per task at 1,400 px: the phone and the next attempt are on the task's own page.
+    # One line per task at 1,400 px (admin.css: no wrapping; the businessKey and the error are
+    # cut, whole on hover): the phone and the next attempt are on the task's own page.
     list_display = (
         "id",
         "account_type",
@@ -99,12 +136,13 @@ class AccountCreationTaskAdmin(UndeletableMixin, admin.ModelAdmin):
         "employee_name",
         "status",
         "attempt_count",
-        "business_key",
-        "created_at",
+        "short_business_key",
+        "created",
         "short_error",
     )
     list_filter = (
-        "status", "account_type", "origin_system", ("created_at", CreatedRangeFilter), "department_code"
+        "status", "account_type", "origin_system", ("created_at", CreatedRangeFilter), "department_code",
+        FailedTaskCauseFilter,
     )
     search_fields = ("employee_number", "employee_name", "business_key")
     date_hierarchy = "created_at"
@@ -113,8 +151,10 @@ class AccountCreationTaskAdmin(UndeletableMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
     # The phone number is personal data: list and change views show it masked (as the API does).
-    exclude = ("phone_number",)
-    readonly_fields = ("masked_phone",)
+    # The last error is stored as text in LANGUAGE_CODE and as code + parameters: shown from the
+    # latter, in the reader's language.
+    exclude = ("phone_number", "last_error", "last_error_data")
+    readonly_fields = ("masked_phone", "shown_error")
     change_list_template = "admin/account_creation/accountcreationtask/change_list.html"
 
     class Media:
@@ -146,8 +186,26 @@ class AccountCreationTaskAdmin(UndeletableMixin, admin.ModelAdmin):
 
     @admin.display(description=_("last error"))
     def short_error(self, task: AccountCreationTask) -> str:
-        text = render_stored(task.last_error_data, task.last_error)
-        return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(60))
+        # A task waiting for configuration has no error (it spent no attempt): what it waits for.
+        waiting = waiting_for_text(task.waiting_for) if task.status == TaskStatus.PENDING else ""
+        text = waiting or render_stored(task.last_error_data, task.last_error)
+        return format_html('<span class="cut" title="{}">{}</span>', text, text)
+
+    @admin.display(description=_("business key"), ordering="business_key")
+    def short_business_key(self, task: AccountCreationTask) -> str:
+        return format_html('<span class="cut key" title="{}">{}</span>', task.business_key, task.business_key)
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, task: AccountCreationTask) -> str:
+        """Short, in TIME_ZONE: 12-02 15:04 this year, 2025-12-02 before (the admin's long form
+        wraps); the whole moment on hover."""
+        moment = timezone.localtime(task.created_at)
+        short = moment.strftime("%m-%d %H:%M" if moment.year == timezone.localtime().year else "%Y-%m-%d")
+        return format_html('<span title="{}">{}</span>', moment.strftime("%Y-%m-%d %H:%M:%S %z"), short)
+
+    @admin.display(description=_("last error"))
+    def shown_error(self, task: AccountCreationTask) -> str:
+        return _shown(task.last_error_data, task.last_error)
 
     @admin.action(description=_("Retry selected failed or blocked tasks"))
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[AccountCreationTask]) -> None:
@@ -177,14 +235,25 @@ class AccountCreationLogAdmin(UndeletableMixin, admin.ModelAdmin):
         "execution_attempt",
         "outcome",
         "runner",
-        "error_message",
+        "short_error",
         "created_at",
         "duration_ms",
     )
-    list_filter = ("outcome", "task__account_type", "created_at")
+    list_filter = ("outcome", "task__account_type", "created_at", AttemptCauseFilter)
     search_fields = ("task__employee_number", "error_message")
     raw_id_fields = ("task",)
     show_full_result_count = False
+    # error_message is the text in LANGUAGE_CODE; shown from error_data, in the reader's language.
+    exclude = ("error_message", "error_data")
+    readonly_fields = ("shown_error",)
+
+    @admin.display(description=_("error message"))
+    def short_error(self, log: AccountCreationLog) -> str:
+        return _shown(log.error_data, log.error_message, limit=80)
+
+    @admin.display(description=_("error message"))
+    def shown_error(self, log: AccountCreationLog) -> str:
+        return _shown(log.error_data, log.error_message)
 
 
 @admin.register(AccountCreationRequest)
@@ -235,6 +304,25 @@ class EngineRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def stop_text(self, run: EngineRun) -> str:
         """The stored code (drained, max_tasks?limit=50) in the reader's language."""
         return stop_reason_text(run.stop_reason)
+
+
+@admin.register(DownstreamSystem)
+class DownstreamSystemAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Read-only: a quarantine ends by a probe or a release (the dashboard's button, the API), and
+    each release by a person is in the system's History."""
+
+    list_display = ("name", "state", "shown_reason", "since", "next_probe_at", "consecutive_failures", "quarantines")
+    list_filter = ("state",)
+    # The reason is stored as text in LANGUAGE_CODE and as code + parameters: shown from the latter.
+    exclude = ("reason", "reason_data")
+    readonly_fields = ("shown_reason",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("reason"))
+    def shown_reason(self, system: DownstreamSystem) -> str:
+        return _shown(system.reason_data, system.reason)
 
 
 # The admin's home page links to the status dashboard (account_creation/ops, under admin/status/).

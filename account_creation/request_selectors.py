@@ -169,6 +169,16 @@ def request_list(*, caller: Access, filters: dict[str, Any] | None = None) -> Qu
         text = filters.pop("q")
         people = AccountCreationTask.objects.filter(task_text_match(text), request=OuterRef("pk"))
         queryset = queryset.filter(Q(business_key__istartswith=text) | Exists(people))
+    # A request "of" a system or department has a task of it (its own: a reused task belongs to
+    # the request that created it).
+    if "account_type" in filters:
+        of_system = AccountCreationTask.objects.filter(request=OuterRef("pk"), account_type=filters.pop("account_type"))
+        queryset = queryset.filter(Exists(of_system))
+    if "department_code" in filters:
+        of_department = AccountCreationTask.objects.filter(
+            request=OuterRef("pk"), department_code=filters.pop("department_code")
+        )
+        queryset = queryset.filter(Exists(of_department))
     queryset = with_progress(queryset.filter(**filters))
     if status:
         queryset = queryset.filter(**{"derived_status": status})

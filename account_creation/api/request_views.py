@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from account_creation.account_types import registry
 from account_creation.api import request_serializers as rs
 from account_creation.api.pagination import TaskPagination
 from account_creation.api.schema import ErrorDocumentingAutoSchema
-from account_creation.api.serializers import ListFilterFields, StrictCharField
+from account_creation.api.serializers import AccountTypeField, ListFilterFields, StrictCharField
 from account_creation.api.views import RANGE_AND_TEXT
 from account_creation.models import AccountCreationRequest
 from account_creation.request_selectors import (
@@ -36,6 +38,16 @@ class RequestFilterSerializer(ListFilterFields):
     origin_system = StrictCharField(max_length=64, required=False)
     business_key = StrictCharField(max_length=128, required=False)
     status = serializers.ChoiceField(choices=RequestStatus.values, required=False)
+    account_type = AccountTypeField(
+        required=False, error_messages={"invalid_choice": _('"{input}" is not a valid choice.')}
+    )
+    department_code = StrictCharField(max_length=64, required=False)
+
+
+REQUEST_FILTERS = (
+    "origin_system", "business_key", "status", "account_type", "department_code", "created_after", "created_before",
+    "q",
+)
 
 
 class AccountCreationRequestViewSet(viewsets.GenericViewSet):
@@ -63,6 +75,12 @@ class AccountCreationRequestViewSet(viewsets.GenericViewSet):
             OpenApiParameter("origin_system", str),
             OpenApiParameter("business_key", str),
             OpenApiParameter("status", enum=list(RequestStatus.values)),
+            OpenApiParameter(
+                "account_type", enum=registry.values(), description="Requests with a task of this system."
+            ),
+            OpenApiParameter(
+                "department_code", str, description="Requests with a person of this departmentCode (exact)."
+            ),
             *RANGE_AND_TEXT,
         ],
         responses={
@@ -74,7 +92,7 @@ class AccountCreationRequestViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         given = {
             name: request.query_params[name]
-            for name in ("origin_system", "business_key", "status", "created_after", "created_before", "q")
+            for name in REQUEST_FILTERS
             if request.query_params.get(name)
         }
         filters = RequestFilterSerializer(data=given)

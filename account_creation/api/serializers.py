@@ -201,6 +201,7 @@ class TaskFilterSerializer(ListFilterFields):
     employee_number = StrictCharField(max_length=64, required=False)
     business_key = StrictCharField(max_length=128, required=False)
     origin_system = StrictCharField(max_length=64, required=False)
+    department_code = StrictCharField(max_length=64, required=False)
 
 
 class CreateAccountsRequestSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from account_creation.api.schema import ErrorDocumentingAutoSchema
 from account_creation.api.serializers import DownstreamSystemSerializer
 from account_creation.models import DownstreamSystem, SystemState
 from account_creation.selectors import system_reason, systems_list, waiting_counts
+from account_creation.services.audit import VIA_API, system_released_record
 from account_creation.services.health import system_release, systems_ensure
 from account_creation.services.ratelimit import configured_limit
 from api_clients.access import Access, access_of
@@ -73,6 +74,11 @@ class DownstreamSystemViewSet(viewsets.ViewSet):
         if name not in registry:
             raise NotFound(_("No downstream system is called %(name)s.") % {"name": name})
         systems_ensure()
-        system_release(name=str(name), by=f"api {access_of(request).name}")
+        if system_release(name=str(name), by=f"api {access_of(request).name}"):
+            system_released_record(
+                user_id=request.user.pk if request.user.is_authenticated else None,
+                system=DownstreamSystem.objects.get(name=name),
+                via=VIA_API,
+            )
         view = next(item for item in system_views(caller=access_of(request)) if item["name"] == name)
         return Response(DownstreamSystemSerializer(view).data)

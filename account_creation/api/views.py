@@ -62,8 +62,8 @@ SPEC_EXAMPLE = {
 }
 
 FILTERS = (
-    "status", "account_type", "employee_number", "business_key", "origin_system", "created_after", "created_before",
-    "q",
+    "status", "account_type", "employee_number", "business_key", "origin_system", "department_code",
+    "created_after", "created_before", "q",
 )
 # The shared range and free-text filters, documented once for both lists.
 RANGE_AND_TEXT = [
@@ -234,6 +234,7 @@ class AccountCreationTaskViewSet(
             OpenApiParameter("employee_number", str),
             OpenApiParameter("business_key", str),
             OpenApiParameter("origin_system", str),
+            OpenApiParameter("department_code", str, description="The person's departmentCode (exact)."),
             *RANGE_AND_TEXT,
         ],
         responses={

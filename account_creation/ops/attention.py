@@ -15,12 +15,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Count, Exists, OuterRef
-from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from account_creation.account_types import registry
 from account_creation.models import AccountCreationTask, TaskStatus
+from account_creation.ops.causes import COLUMNS as CAUSE_COLUMNS
+from account_creation.ops.causes import TASK, cause_expressions, cause_key, sample_texts, top_causes
 from departments.models import DepartmentMapping
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 # Bounds: the panel shows at most this many problems, each naming at most this many people.
 MAX_PROBLEMS = 12
 MAX_NAMED_PEOPLE = 5
-ERROR_PREFIX_CHARS = 100
 WAITING = (TaskStatus.PENDING, TaskStatus.FAILED, TaskStatus.BLOCKED)
 
 
@@ -41,6 +41,12 @@ class Problem:
     fix_label: str
     detail: str = ""
     named: list[tuple[str, str]] = field(default_factory=list)  # (label, person page URL)
+    key: str = ""  # what tells one problem of its kind from another (a cause key, a system, a code)
+    # A fix done in place by staff who may change tasks: a button POSTing these fields here
+    # (CSRF-protected, permission-checked); everyone else gets the fix_url link.
+    action_url: str = ""
+    action_label: str = ""
+    action_fields: dict[str, str] = field(default_factory=dict)
 
 
 CauseProvider = Callable[[], list[Problem]]
@@ -98,6 +104,7 @@ def missing_mappings() -> list[Problem]:
                 "Their tasks wait, spending no attempts, and run by themselves once it is mapped; "
                 "only tasks that failed before waiting existed need a retry."
             ),
+            key=code,
         )
         for code, people in rows
     ]
@@ -105,45 +112,48 @@ def missing_mappings() -> list[Problem]:
 
 @register_cause
 def failed_people() -> list[Problem]:
-    """Failed tasks (other than for a missing mapping) by system and error, with the people (two queries)."""
+    """Failed tasks (other than for a missing mapping) by system and cause, with the people (three
+    queries). A cause is the stored message's code (``account_creation.ops.causes``), never its
+    English text: the title reads in the reader's language and the link filters on the code."""
     failed = AccountCreationTask.objects.filter(status=TaskStatus.FAILED).exclude(_unmapped())
-    rows = list(
-        failed.order_by()
-        .annotate(cause=Substr("last_error", 1, ERROR_PREFIX_CHARS))
-        .values_list("account_type", "cause")
-        .annotate(people=Count("employee_number", distinct=True))
-        .order_by("-people", "account_type", "cause")[:MAX_PROBLEMS]
+    causes = top_causes(
+        failed, TASK, by=("account_type",), count=Count("employee_number", distinct=True), limit=MAX_PROBLEMS
     )
-    if not rows:
+    if not causes:
         return []
+    texts = sample_texts(AccountCreationTask, TASK, [cause.sample_id for cause in causes])
     # The people of those causes, a few per cause (one query, bounded).
     named: dict[tuple[str, str], list[tuple[str, str]]] = {}
     people = (
-        failed.annotate(cause=Substr("last_error", 1, ERROR_PREFIX_CHARS))
-        .filter(account_type__in={row[0] for row in rows})
+        failed.annotate(**cause_expressions(TASK))
+        .filter(account_type__in={cause.group[0] for cause in causes})
         .order_by("account_type", "employee_number")
-        .values_list("account_type", "cause", "employee_number", "employee_name")
+        .values_list("account_type", *CAUSE_COLUMNS, "employee_number", "employee_name")
         .distinct()[: MAX_PROBLEMS * MAX_NAMED_PEOPLE * 4]
     )
-    for system, cause, number, name in people:
-        names = named.setdefault((system, cause), [])
+    for system, code, text, number, name in people:
+        names = named.setdefault((system, cause_key(code, text)), [])
         if len(names) < MAX_NAMED_PEOPLE:
             names.append((f"{name} ({number})", _person_url(number)))
     problems = []
     tasks = reverse("admin:account_creation_accountcreationtask_changelist")
-    for system, cause, count in rows:
-        who = named.get((system, cause), [])
-        one = count == 1 and who
-        filters = {"status": TaskStatus.FAILED, "account_type": system, "last_error__startswith": cause}
+    for cause in causes:
+        system = cause.group[0]
+        who = named.get((system, cause.key), [])
+        one = cause.count == 1 and who
+        filters = {"status": TaskStatus.FAILED, "account_type": system, "cause": cause.key}
         label = str(registry.get(system).label) if system in registry.values() else system
         problems.append(Problem(
             cause="failed_person",
-            title=_("%(system)s failed: %(error)s") % {"system": label, "error": cause or _("(no message)")},
-            people=count,
+            title=_("%(system)s failed: %(error)s") % {
+                "system": label, "error": texts.get(cause.sample_id) or _("(no message)")
+            },
+            people=cause.count,
             fix_url=who[0][1] if one else f"{tasks}?{urlencode(filters)}",
             fix_label=_("Open the person page") if one else _("Open the failed tasks"),
             detail=_("Fix the cause, then Retry (on the person page or the request grid)."),
             named=who,
+            key=cause.key,
         ))
     return problems
 
@@ -178,6 +188,7 @@ def quarantined_systems() -> list[Problem]:
         if view.get("state") != "quarantined":
             continue
         name = str(view["name"])
+        label = registry.get(name).label if name in registry else name
         people = (
             AccountCreationTask.objects.filter(status=TaskStatus.PENDING, account_type=name)
             .values("employee_number").distinct().count()
@@ -189,5 +200,9 @@ def quarantined_systems() -> list[Problem]:
             fix_url=reverse("swagger-ui"),
             fix_label=_("Release it: POST /account-creation/systems/%(system)s/release/") % {"system": name},
             detail=str(view.get("action", "")),
+            key=name,
+            action_url=reverse("ops:release"),
+            action_label=_("Release %(system)s now") % {"system": label},
+            action_fields={"system": name},
         ))
     return problems

@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
-from django.db.models.functions import Substr, TruncDay, TruncHour
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDay, TruncHour
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +27,7 @@ from account_creation.models import (
     MailboxAddress,
     TaskStatus,
 )
+from account_creation.ops.causes import ATTEMPT, TASK, sample_texts, top_causes
 from account_creation.selectors import attempts_subquery, task_stats
 from account_creation.services.waiting import waiting_for_text
 from accountsync.messages import render_stored
@@ -40,7 +41,6 @@ RECENT_RUNS = 10
 SEARCH_MAX_PEOPLE = 50
 PERSON_MAX_TASKS = 100
 PERSON_MAX_ATTEMPTS = 300
-ERROR_PREFIX_CHARS = 100
 
 
 def grid_max_tasks() -> int:
@@ -110,65 +110,57 @@ class Reason:
     count: int
     link: str
     statuses: str = ""
-
-
-def _prefix(column: str) -> Substr:
-    return Substr(column, 1, ERROR_PREFIX_CHARS)
+    cause: str = ""  # the language-independent key the link filters on (account_creation.ops.causes)
 
 
 def failure_reasons(*, limit: int = TOP_REASONS) -> list[Reason]:
-    """The most common last errors of failed tasks, one row per system and cause.
+    """The most common causes of failed tasks, one row per system and cause (two queries).
 
-    A cause is the message's first ERROR_PREFIX_CHARS characters — what the row's link filters
-    on — so texts that differ only in their tail (an attempt count, a time) are one row, and the
-    count is what the link lists."""
-    rows = (
-        AccountCreationTask.objects.filter(status=TaskStatus.FAILED)
-        .order_by()
-        .annotate(cause=_prefix("last_error"))
-        .values_list("account_type", "cause")
-        .annotate(n=Count("id"), sample=Max("last_error"))
-        .order_by("-n", "account_type", "cause")[:limit]
+    A cause is the code of the stored message's innermost reason (``account_creation.ops.causes``),
+    not its text: the row reads in the reader's language (one of its tasks' messages), texts
+    that differ only in a parameter (an attempt count, a time, a person) or in what wraps the
+    reason are one row, and the row's link filters on the same key (``cause=``), so the count is
+    what the link lists."""
+    causes = top_causes(
+        AccountCreationTask.objects.filter(status=TaskStatus.FAILED), TASK, by=("account_type",), limit=limit
     )
+    texts = sample_texts(AccountCreationTask, TASK, [cause.sample_id for cause in causes])
     return [
         Reason(
-            system=system,
-            message=sample or str(_("(no message)")),
-            count=n,
+            system=cause.group[0],
+            message=texts.get(cause.sample_id) or str(_("(no message)")),
+            count=cause.count,
             link=_changelist(
-                "accountcreationtask", status=TaskStatus.FAILED, account_type=system, last_error__startswith=cause
+                "accountcreationtask", status=TaskStatus.FAILED, account_type=cause.group[0], cause=cause.key
             ),
+            cause=cause.key,
         )
-        for system, cause, n, sample in rows
+        for cause in causes
     ]
 
 
 def attempt_error_reasons(*, days: int = 7, limit: int = TOP_REASONS, now: datetime | None = None) -> list[Reason]:
-    """The most common error messages of attempts in the last ``days`` days (retries included),
-    one row per system and cause (as failure_reasons)."""
+    """The most common causes of failed attempts in the last ``days`` days (retries included),
+    one row per system and cause (as failure_reasons; two queries)."""
     since = (now or timezone.now()) - timedelta(days=days)
-    rows = (
-        AccountCreationLog.objects.filter(
-            created_at__gte=since,
-            outcome__in=[AttemptOutcome.RETRY, AttemptOutcome.FAILED, AttemptOutcome.LOST, AttemptOutcome.DROPPED],
-        )
-        .order_by()
-        .annotate(cause=_prefix("error_message"))
-        .values_list("task__account_type", "cause")
-        .annotate(n=Count("id"), sample=Max("error_message"))
-        .order_by("-n", "task__account_type", "cause")[:limit]
+    attempts = AccountCreationLog.objects.filter(
+        created_at__gte=since,
+        outcome__in=[AttemptOutcome.RETRY, AttemptOutcome.FAILED, AttemptOutcome.LOST, AttemptOutcome.DROPPED],
     )
+    causes = top_causes(attempts, ATTEMPT, by=("task__account_type",), limit=limit)
+    texts = sample_texts(AccountCreationLog, ATTEMPT, [cause.sample_id for cause in causes])
     return [
         Reason(
-            system=system,
-            message=sample or str(_("(no message)")),
-            count=n,
+            system=cause.group[0],
+            message=texts.get(cause.sample_id) or str(_("(no message)")),
+            count=cause.count,
             link=_changelist(
-                "accountcreationlog", task__account_type=system, error_message__startswith=cause,
+                "accountcreationlog", task__account_type=cause.group[0], cause=cause.key,
                 created_at__gte=since.isoformat(),
             ),
+            cause=cause.key,
         )
-        for system, cause, n, sample in rows
+        for cause in causes
     ]
 
 
@@ -287,10 +279,43 @@ class GridRow:
     employee_name: str
     origin_system: str
     cells: dict[str, AccountCreationTask | None]
+    systems: Sequence[str] = ()  # the columns shown (all systems unless filtered to one)
 
     @property
     def ordered_cells(self) -> list[tuple[str, AccountCreationTask | None]]:
-        return [(system, self.cells.get(system)) for system in registry.values()]
+        return [(system, self.cells.get(system)) for system in (self.systems or registry.values())]
+
+
+@dataclass(frozen=True)
+class GridFilters:
+    """What the staff grid narrows a request to: people with a task of this status, system and
+    department, whose name contains or employee number starts with ``q``. A system filter shows
+    that column only; the others show each chosen person's every task, for context."""
+
+    status: str = ""
+    system: str = ""
+    department: str = ""
+    q: str = ""
+
+    @property
+    def active(self) -> bool:
+        return any((self.status, self.system, self.department, self.q))
+
+    @property
+    def of_tasks(self) -> bool:
+        """Filters no person rejected at intake can match (they have no task)."""
+        return any((self.status, self.system, self.department))
+
+    def person_matches(self, employee_number: str, employee_name: str) -> bool:
+        text = self.q.casefold()
+        return not text or text in employee_name.casefold() or employee_number.casefold().startswith(text)
+
+    def task_matches(self, task: AccountCreationTask) -> bool:
+        return (
+            (not self.status or task.status == self.status)
+            and (not self.system or task.account_type == self.system)
+            and (not self.department or task.department_code == self.department)
+        )
 
 
 @dataclass
@@ -302,6 +327,9 @@ class Grid:
     truncated: bool
     rejected: list[RejectedPerson] = field(default_factory=list)
     last_change: datetime | None = None
+    filters: GridFilters = field(default_factory=GridFilters)
+    all_people: int = 0  # before the filters
+    systems: Sequence[str] = ()
 
     @property
     def total(self) -> int:
@@ -327,8 +355,10 @@ class Grid:
         return self.last_change is not None and timezone.now() - self.last_change < timedelta(minutes=1)
 
 
-def request_grid(*, business_key: str) -> Grid:
-    """Every task of one businessKey, as people x systems, with attempt counts (one query)."""
+def request_grid(*, business_key: str, filters: GridFilters | None = None) -> Grid:
+    """Every task of one businessKey, as people x systems, with attempt counts (one query), narrowed
+    by ``filters`` (in Python, over the request's bounded tasks: no query more)."""
+    filters = filters or GridFilters()
     limit = grid_max_tasks()
     tasks = list(
         AccountCreationTask.objects.filter(business_key=business_key)
@@ -337,30 +367,47 @@ def request_grid(*, business_key: str) -> Grid:
     )
     truncated = len(tasks) > limit
     tasks = tasks[:limit]
-    _with_shown_errors(tasks)
+    systems = [filters.system] if filters.system else registry.values()
     rows: dict[tuple[str, str], GridRow] = {}
-    counts: dict[str, int] = {}
     for task in tasks:
         key = (task.origin_system, task.employee_number)
         row = rows.setdefault(
-            key, GridRow(task.employee_number, task.employee_name, task.origin_system, {})
+            key, GridRow(task.employee_number, task.employee_name, task.origin_system, {}, systems)
         )
         # A person has one task per system in a request; keep the newest if ever more.
         row.cells[task.account_type] = task
-        counts[task.status] = counts.get(task.status, 0) + 1
     rejected = [
         person
         for request in AccountCreationRequest.objects.filter(business_key=business_key).order_by("id")
         for person in rejected_people(request)
     ]
+    all_people = len(rows) + len(rejected)
+    if filters.active:
+        rows = {
+            key: row for key, row in rows.items()
+            if filters.person_matches(row.employee_number, row.employee_name)
+            and any(task is not None and filters.task_matches(task) for _system, task in row.ordered_cells)
+        }
+        rejected = [] if filters.of_tasks else [p for p in rejected if filters.person_matches(p.employee_number, "")]
+    shown: Sequence[AccountCreationTask] = (
+        [task for row in rows.values() for _system, task in row.ordered_cells if task is not None]
+        if filters.active else tasks
+    )
+    _with_shown_errors(shown)
+    counts: dict[str, int] = {}
+    for cell in shown:
+        counts[cell.status] = counts.get(cell.status, 0) + 1
     return Grid(
         business_key=business_key,
         rows=list(rows.values()),
         counts=counts,
-        retryable_ids=[t.pk for t in tasks if t.status in RETRYABLE],
+        retryable_ids=[t.pk for t in shown if t.status in RETRYABLE],
         truncated=truncated,
         rejected=rejected,
         last_change=max((t.updated_at for t in tasks), default=None),
+        filters=filters,
+        all_people=all_people,
+        systems=systems,
     )
 
 

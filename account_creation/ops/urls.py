@@ -11,4 +11,5 @@ urlpatterns = [
     path("person/", views.person_view, name="person"),
     path("retry/", views.retry_view, name="retry"),
     path("run-now/", views.run_now_view, name="run_now"),
+    path("release/", views.release_view, name="release"),
 ]

@@ -6,6 +6,7 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -31,6 +32,7 @@ from account_creation.messages import message
 from account_creation.models import AttemptOutcome, TaskStatus
 from account_creation.ops import export, selectors
 from account_creation.ops.attention import attention_problems
+from account_creation.ops.forms import GridFilterForm
 from account_creation.ops.metrics import metrics_registry
 from accountsync.logging import kv
 from api_clients.access import Access
@@ -138,8 +140,20 @@ def staff_required(permission: str = VIEW_TASKS) -> Callable[[View], View]:
     return decorate
 
 
+def _page_url(request: HttpRequest) -> str:
+    """The page's own address, also while live/ renders its parts again: where a button returns."""
+    match = request.resolver_match
+    if match is not None and match.url_name == "live":
+        params = request.GET.copy()
+        view = params.pop("view", [""])[0]
+        if view in LIVE_PAGES:
+            return f"{reverse(f'ops:{view}')}?{params.urlencode()}" if params else reverse(f"ops:{view}")
+    return request.get_full_path()
+
+
 def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
     return {
+        "page_url": _page_url(request),
         **admin.site.each_context(request),
         "title": title,
         "status_colours": {str(k): v for k, v in STATUS_COLOURS.items()},
@@ -228,11 +242,24 @@ def _run_health() -> dict[str, Any]:
     return last_run_status()
 
 
+def _grid_filters(request: HttpRequest) -> tuple[GridFilterForm, selectors.GridFilters]:
+    form = GridFilterForm({name: request.GET.get(name, "") for name in ("status", "system", "department", "q")})
+    return form, form.filters()
+
+
 def _request_context(request: HttpRequest) -> dict[str, Any]:
     business_key = request.GET.get("business_key", "").strip()
-    grid = selectors.request_grid(business_key=business_key) if business_key else None
+    form, filters = _grid_filters(request)
+    grid = selectors.request_grid(business_key=business_key, filters=filters) if business_key else None
     title = _("Request %(business_key)s") % {"business_key": business_key} if business_key else _("Request")
-    return _context(request, title, business_key=business_key, grid=grid, live_view="request")
+    # What the CSV export and the admin's task list narrow to: the grid's own filters.
+    chosen = {k: v for k, v in asdict(filters).items() if v}
+    admin_names = {"system": "account_type", "department": "department_code"}
+    return _context(
+        request, title, business_key=business_key, grid=grid, live_view="request", filter_form=form,
+        page_query=urlencode({"business_key": business_key, **chosen}),
+        admin_query=urlencode({"business_key": business_key, **{admin_names.get(k, k): v for k, v in chosen.items()}}),
+    )
 
 
 @staff_required()
@@ -292,9 +319,11 @@ def live_view(request: HttpRequest) -> JsonResponse:
 @staff_required()
 @require_GET
 def request_export_view(request: HttpRequest) -> HttpResponse:
-    """The request grid as CSV (UTF-8 with BOM): one row per person and system, as shown."""
+    """The request grid as CSV (UTF-8 with BOM): one row per person and system, as shown (with
+    the grid's filters)."""
     business_key = request.GET.get("business_key", "").strip()
-    grid = selectors.request_grid(business_key=business_key)
+    _form, filters = _grid_filters(request)
+    grid = selectors.request_grid(business_key=business_key, filters=filters)
     return export.grid_csv(grid)
 
 
@@ -359,3 +388,33 @@ def retry_view(request: HttpRequest) -> HttpResponse:
     ):
         target = reverse("ops:dashboard")
     return HttpResponseRedirect(target)
+
+
+@staff_required(CHANGE_TASKS)
+@require_POST
+def release_view(request: HttpRequest) -> HttpResponse:
+    """End a downstream system's quarantine now (the service behind POST
+    /account-creation/systems/{name}/release/), recorded in the system's admin History; then
+    back to the dashboard with a message."""
+    from account_creation.models import DownstreamSystem
+    from account_creation.services.audit import VIA_DASHBOARD, system_released_record
+    from account_creation.services.health import system_release, systems_ensure
+
+    name = request.POST.get("system", "").strip()[:16]
+    if name not in registry:
+        messages.error(request, _("No downstream system is called %(name)s.") % {"name": repr(name)})
+        return HttpResponseRedirect(reverse("ops:dashboard"))
+    systems_ensure()
+    released = system_release(name=name, by=f"dashboard user {request.user.pk}")
+    label = registry.get(name).label
+    logger.info("dashboard release %s", kv(user=request.user.pk, system=name, released=released))
+    if released:
+        system_released_record(
+            user_id=request.user.pk, system=DownstreamSystem.objects.get(name=name), via=VIA_DASHBOARD
+        )
+        messages.success(
+            request, _("%(system)s is released from quarantine: its tasks run at the next run.") % {"system": label}
+        )
+    else:
+        messages.info(request, _("%(system)s was not quarantined; nothing to release.") % {"system": label})
+    return HttpResponseRedirect(reverse("ops:dashboard"))

@@ -16,7 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext, gettext_noop, override
 
-from account_creation.models import AccountCreationRequest, AccountCreationTask
+from account_creation.models import AccountCreationRequest, AccountCreationTask, DownstreamSystem
 
 
 def _entries(user_id: int, objects: Iterable[models.Model], text: str) -> list[LogEntry]:
@@ -61,3 +61,14 @@ def request_cancelled_record(
 VIA_ADMIN = gettext_noop("the admin's task list")
 VIA_DASHBOARD = gettext_noop("the status dashboard")
 VIA_API = gettext_noop("the API")
+
+
+def system_released_record(*, user_id: int | None, system: DownstreamSystem, via: str) -> None:
+    """A history row on the downstream system a person released from quarantine."""
+    if user_id is None:
+        return
+    with override(settings.LANGUAGE_CODE):
+        text = gettext("Released from quarantine from %(via)s.") % {"via": gettext(via)}
+    entry = _entries(user_id, [system], text)[0]
+    entry.object_repr = system.name
+    entry.save()

@@ -55,7 +55,7 @@ def test_dashboard_renders_the_sandbox_run(sandbox_run: SandboxRun, django_user_
     assert 'id="ops-charts"' in page  # the chart data, rendered by the server
     # The failure reason, linked to the filtered task list.
     assert "IDaaS refused the user" in page
-    assert "last_error__startswith=IDaaS+refused+the+user" in page
+    assert "cause=idaas.refused" in page  # the code, not the English text
     assert sandbox_run.mixed_key in page
     assert sandbox_run.good_key in page
     assert "queue drained" in page  # engine runs
