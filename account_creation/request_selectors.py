@@ -16,7 +16,8 @@ system were already pending, running, blocked or completed: :class:`RequestReuse
 ``completed`` means every person's accounts exist, whichever request created them. A reused
 task counts in every request that asked for it. A cancelled request counts only its own
 tasks (it withdrew; the reused ones belong to the request that made them): with no task of its
-own left to do it is ``cancelled``.
+own left to do it is ``cancelled``. Cancelling hands a not-started task that a later, live
+request reused over to that request (``services.cancel``).
 
 :func:`request_detail` answers a request of 1,000 people in a fixed number of queries: the
 request row with its progress (one grouped query), its tasks with their attempt counts (one
@@ -146,6 +147,9 @@ def with_progress(queryset: QuerySet[AccountCreationRequest]) -> QuerySet[Accoun
             When(Q(n_pending=0, n_processing=0) & (Q(n_failed__gt=0) | Q(n_blocked__gt=0)),
                  then=Value(RequestStatus.FAILED)),
             When(Q(n_pending=0, n_processing=0, n_cancelled__gt=0), then=Value(RequestStatus.CANCELLED)),
+            # Withdrawn while it still waited for tasks it reused (not counted once cancelled).
+            When(Q(n_pending=0, n_processing=0, cancelled_at__isnull=False, reused_tasks__gt=0),
+                 then=Value(RequestStatus.CANCELLED)),
             When(Q(n_pending=0, n_processing=0), then=Value(RequestStatus.COMPLETED)),
             When(Q(n_pending=F("n_total"), attempted=False), then=Value(RequestStatus.PENDING)),
             default=Value(RequestStatus.IN_PROGRESS),
@@ -203,7 +207,11 @@ def completed_at_of(request: Any) -> Any:
     if request.derived_status not in RequestStatus.finished:
         return None
     changes = [moment for moment in (request.own_change, request.reused_change) if moment is not None]
-    return max(changes, default=request.cancelled_at)
+    if not changes:
+        return request.cancelled_at
+    # Reused accounts may have been finished before this request arrived: then it finished
+    # when it was accepted.
+    return max(*changes, request.created_at)
 
 
 def request_summary(request: Any) -> dict[str, Any]:

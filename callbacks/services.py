@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -215,6 +216,7 @@ def callback_events_emit(
     wanted = {pk: ref for pk, ref in refs.items() if pk in people}
     if not wanted:
         return 0
+    _serialise_per_request(wanted)
     numbers = {number for pk in wanted for number in people[pk]}
     rows: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in (
@@ -276,6 +278,23 @@ def callback_events_emit(
         # once — a racing runner that wrote it first wins, a repeat of the cause adds nothing.
         CallbackEvent.objects.bulk_create(events, ignore_conflicts=True)
     return len(events)
+
+
+# pg_advisory_xact_lock keys: this namespace in the high bits, the request's pk in the low 48.
+_REQUEST_LOCK_NAMESPACE = 0x4153 << 48
+
+
+def _serialise_per_request(wanted: dict[int, RequestRef]) -> None:
+    """On PostgreSQL, one transaction at a time decides a request's events (an advisory lock
+    held until commit, taken in pk order). Without it two runners finishing a person's last two
+    tasks at once (WeLink and Email, each committed after the other's read) could each see the
+    other's task still processing, and neither would write person.completed. SQLite's single
+    writer already serialises these transactions."""
+    if connection.vendor != "postgresql" or connection.get_autocommit():
+        return
+    with connection.cursor() as cursor:
+        for pk in sorted(wanted):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REQUEST_LOCK_NAMESPACE | pk])
 
 
 def _event(ref: RequestRef, kind: str, key: str, data: dict[str, Any], now: datetime) -> CallbackEvent:

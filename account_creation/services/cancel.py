@@ -27,6 +27,7 @@ from account_creation.models import (
     AccountCreationRequest,
     AccountCreationTask,
     MailboxAddress,
+    RequestReuse,
     TaskStatus,
 )
 from account_creation.request_selectors import RequestStatus, with_progress
@@ -80,6 +81,7 @@ def request_cancel(
             )
         if current.cancelled_at is None:
             AccountCreationRequest.objects.filter(pk=request.pk).update(cancelled_at=now, cancelled_by=who[:150])
+        handed = _hand_over_reused(request, now)
         cancellable = list(
             AccountCreationTask.objects.filter(request=request, status__in=CANCELLABLE).values_list(
                 "pk", "employee_number"
@@ -104,9 +106,41 @@ def request_cancel(
         callback_events_emit(people=affected, now=now)
     logger.info(
         "request cancelled %s",
-        kv(request_id=request.request_id, actor=who, cancelled=cancelled, addresses_released=released),
+        kv(request_id=request.request_id, actor=who, cancelled=cancelled, addresses_released=released,
+           handed_over=handed),
     )
     return Cancellation(cancelled=cancelled, addresses_released=released)
+
+
+def _hand_over_reused(request: AccountCreationRequest, now: Any) -> int:
+    """The request's not-started tasks that a later, live request reused pass to that request
+    (the earliest, if several) instead of being cancelled: it still wants those accounts.
+    They take its request, business key, origin system and priority; its reuse link goes. (A
+    running one finishes for both through the link; if it must retry, it is handed over then.)"""
+    links = (
+        RequestReuse.objects.filter(
+            task__request=request,
+            task__status__in=CANCELLABLE,
+            request__cancelled_at__isnull=True,
+        )
+        .order_by("task_id", "request_id")
+        .values_list("pk", "task_id", "request_id")
+    )
+    heirs: dict[int, tuple[int, int]] = {}
+    for link, task, heir in links:
+        heirs.setdefault(task, (heir, link))
+    if not heirs:
+        return 0
+    by_heir: dict[int, list[int]] = {}
+    for task, (heir, _) in heirs.items():
+        by_heir.setdefault(heir, []).append(task)
+    for successor in AccountCreationRequest.objects.filter(pk__in=list(by_heir)).order_by("pk"):
+        AccountCreationTask.objects.filter(pk__in=by_heir[successor.pk], request=request).update(
+            request=successor, business_key=successor.business_key, origin_system=successor.origin_system,
+            priority=successor.priority, updated_at=now,
+        )
+    RequestReuse.objects.filter(pk__in=[link for _, link in heirs.values()]).delete()
+    return len(heirs)
 
 
 def _release_unused_addresses(employee_numbers: list[str]) -> int:
@@ -141,6 +175,10 @@ def cancel_if_request_cancelled(*, task_ids: list[int]) -> int:
     """
     if not task_ids:
         return 0
+    for request in AccountCreationRequest.objects.filter(
+        tasks__pk__in=task_ids, tasks__status=TaskStatus.PENDING, cancelled_at__isnull=False
+    ).distinct():
+        _hand_over_reused(request, timezone.now())
     said = message("request.cancelled_while_running")
     return AccountCreationTask.objects.filter(
         pk__in=task_ids, status=TaskStatus.PENDING, request__cancelled_at__isnull=False

@@ -268,7 +268,12 @@ def _link_reused(request: AccountCreationRequest, reused: list[AccountCreationTa
     # Lock the reused tasks until this commits (a no-op on SQLite, whose writer lock serialises):
     # a runner finishing one meanwhile then sees this request's link and writes its events, or
     # finishes first and this emit sees the task final — never neither.
-    list(AccountCreationTask.objects.select_for_update().filter(pk__in=[task.pk for task in reused]).values("pk"))
+    # In primary-key order, as every runner locks rows, so two lockers cannot wait on each other.
+    locked = AccountCreationTask.objects.select_for_update().filter(pk__in=[task.pk for task in reused])
+    if any(status not in OCCUPYING_STATUSES for status in locked.order_by("pk").values_list("status", flat=True)):
+        # A reused task failed or was cancelled since it was read: plan the request again
+        # (request_create_accounts retries on IntegrityError, as for any intake race).
+        raise IntegrityError("a reused task left its slot before the request was stored")
     RequestReuse.objects.bulk_create(
         [RequestReuse(request=request, task=task) for task in reused], ignore_conflicts=True
     )

@@ -102,3 +102,47 @@ def test_cancelling_a_request_leaves_the_tasks_it_reused_to_their_own_request(ap
     assert ("request.completed", "", "cancelled") in events(later["requestId"])
     # Cancelling again: the request is finished.
     assert oa_app.post(f"{REQUESTS}{later['requestId']}/cancel/").status_code == 409
+
+
+def test_cancelling_the_first_request_hands_its_reused_tasks_to_the_later_one(api_client, oa_app, fakes):
+    first = create(api_client, [make_user("P1"), make_user("P2", name="李四")], business_key="first")
+    later = create(oa_app, [make_user("P1")], business_key="again")
+    response = api_client.post(f"{REQUESTS}{first['requestId']}/cancel/")
+    assert response.status_code == 200, response.content
+    # P2's tasks (wanted by nobody else) are cancelled; P1's pass to the request that still wants them.
+    assert set(AccountCreationTask.objects.filter(employee_number="P2").values_list("status", flat=True)) == {
+        TaskStatus.CANCELLED
+    }
+    p1 = AccountCreationTask.objects.filter(employee_number="P1")
+    assert set(p1.values_list("status", flat=True)) == {TaskStatus.PENDING}
+    assert set(p1.values_list("request__request_id", "business_key")) == {(later["requestId"], "again")}
+    assert detail(api_client, first["requestId"])["status"] == "cancelled"
+    assert detail(oa_app, later["requestId"])["status"] == "pending"
+    run()
+    body = detail(oa_app, later["requestId"])
+    assert body["status"] == "completed"
+    assert body["people"][0]["ready"] is True
+    assert body["progress"]["total"] == 3
+    assert detail(api_client, first["requestId"])["status"] == "cancelled"
+    assert ("request.completed", "", "completed") in events(later["requestId"])
+
+
+def test_a_request_withdrawn_while_it_waited_for_reused_tasks_is_cancelled(api_client, oa_app, fakes):
+    create(api_client, [make_user("P1")], systems=["idaas"], business_key="first")
+    later = create(oa_app, [make_user("P1"), make_user("P2", name="李四")], systems=["idaas"], business_key="again")
+    fakes["idaas"].script_for("P1", "retry")  # P1's (reused) IDaaS task keeps waiting
+    run()
+    assert detail(oa_app, later["requestId"])["status"] == "in_progress"  # P2's own task is done
+    assert oa_app.post(f"{REQUESTS}{later['requestId']}/cancel/").status_code == 200
+    body = detail(oa_app, later["requestId"])
+    assert body["status"] == "cancelled"
+    assert body["completedAt"] is not None
+    assert ("request.completed", "", "cancelled") in events(later["requestId"])
+
+
+def test_a_request_whose_accounts_existed_finished_when_it_was_accepted(api_client, oa_app, fakes):
+    create(api_client, [make_user("P1")], business_key="first")
+    run()
+    later = create(oa_app, [make_user("P1")], business_key="again")
+    body = detail(oa_app, later["requestId"])
+    assert body["completedAt"] >= body["createdAt"]
