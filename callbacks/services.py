@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -34,6 +33,7 @@ from account_creation.account_types import registry
 from account_creation.models import AccountCreationRequest, AccountCreationTask, RequestReuse, TaskStatus
 from account_creation.request_selectors import iso, progress_of, with_progress
 from accountsync.errors import DomainError
+from accountsync.locks import CALLBACK_EVENTS_PER_REQUEST, advisory_xact_locks
 from accountsync.logging import kv
 from accountsync.messages import render_stored
 from api_clients.models import ApiClient
@@ -280,21 +280,13 @@ def callback_events_emit(
     return len(events)
 
 
-# pg_advisory_xact_lock keys: this namespace in the high bits, the request's pk in the low 48.
-_REQUEST_LOCK_NAMESPACE = 0x4153 << 48
-
-
 def _serialise_per_request(wanted: dict[int, RequestRef]) -> None:
     """On PostgreSQL, one transaction at a time decides a request's events (an advisory lock
     held until commit, taken in pk order). Without it two runners finishing a person's last two
     tasks at once (WeLink and Email, each committed after the other's read) could each see the
     other's task still processing, and neither would write person.completed. SQLite's single
     writer already serialises these transactions."""
-    if connection.vendor != "postgresql" or connection.get_autocommit():
-        return
-    with connection.cursor() as cursor:
-        for pk in sorted(wanted):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REQUEST_LOCK_NAMESPACE | pk])
+    advisory_xact_locks(CALLBACK_EVENTS_PER_REQUEST, wanted)
 
 
 def _event(ref: RequestRef, kind: str, key: str, data: dict[str, Any], now: datetime) -> CallbackEvent:

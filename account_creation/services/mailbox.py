@@ -3,8 +3,10 @@
 Uniqueness is the database's job (``address`` and ``employee_number`` are unique): an
 allocator picks the lowest free candidate (zhangsan, zhangsan2, zhangsan3 …) and inserts
 it; when a concurrent allocator — another thread, process or host — took it first, the
-insert fails on the constraint and the loser tries the next one. No lock is held, so this
-works the same on SQLite and PostgreSQL.
+insert fails on the constraint and the loser tries the next one. A batch of addresses is one
+multi-row insert; on PostgreSQL batch inserts take turns (an advisory lock held for that one
+statement), because two of them inserting overlapping people in different orders would wait
+on each other's rows until PostgreSQL ends one with "deadlock detected".
 
 Reserved names (settings.RESERVED_ACCOUNT_NAMES, account_creation/reserved.py) are never
 allocated: a person whose base local part is reserved is refused with a PermanentError
@@ -26,6 +28,7 @@ from account_creation.messages import message
 from account_creation.models import MailboxAddress
 from account_creation.naming import LOCAL_PART_MAX, email_local_part
 from account_creation.reserved import local_part_reserved, reserved_names
+from accountsync.locks import MAILBOX_ALLOCATION, advisory_xact_locks
 from accountsync.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -160,7 +163,13 @@ def mailboxes_allocate(
                 address=f"{local}@{domain}",
             )
         )
-    MailboxAddress.objects.bulk_create(rows, ignore_conflicts=True)
+    with transaction.atomic():
+        # One batch insert at a time (PostgreSQL): two runners holding different tasks of the
+        # same people insert overlapping rows in different orders, and two multi-row inserts
+        # waiting on each other's rows end in "deadlock detected". The lock is held for this
+        # one statement; the rows go in employee-number order all the same.
+        advisory_xact_locks(MAILBOX_ALLOCATION)
+        MailboxAddress.objects.bulk_create(sorted(rows, key=lambda row: row.employee_number), ignore_conflicts=True)
     stored = {
         mailbox.employee_number: mailbox
         for mailbox in MailboxAddress.objects.filter(employee_number__in=[row.employee_number for row in rows])
